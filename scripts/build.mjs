@@ -1,0 +1,35 @@
+// Bundles the client, the language server and the CLI with esbuild, and copies the two wasm
+// files beside the bundles (web-tree-sitter looks for them next to the running script).
+import { build } from 'esbuild';
+import { copyFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
+const out = path.join(root, 'dist');
+mkdirSync(out, { recursive: true });
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  logLevel: 'warning',
+  // web-tree-sitter is ESM-first and reads import.meta.url to find its wasm; in a CommonJS
+  // bundle that has to be supplied.
+  define: { 'import.meta.url': '__import_meta_url' },
+  banner: { js: "const __import_meta_url = require('url').pathToFileURL(__filename).href;" },
+};
+
+await Promise.all([
+  build({ ...common, entryPoints: [path.join(root, 'client/src/extension.ts')], outfile: path.join(out, 'client.js'), external: ['vscode'] }),
+  build({ ...common, entryPoints: [path.join(root, 'server/src/server.ts')], outfile: path.join(out, 'server.js') }),
+  build({ ...common, entryPoints: [path.join(root, 'server/src/cli.ts')], outfile: path.join(out, 'cli.js') }),
+  build({ ...common, entryPoints: [path.join(root, 'server/src/engine/index.ts')], outfile: path.join(out, 'engine.js') }),
+]);
+
+copyFileSync(require.resolve('web-tree-sitter/web-tree-sitter.wasm'), path.join(out, 'web-tree-sitter.wasm'));
+copyFileSync(path.join(root, 'grammars/tree-sitter-c.wasm'), path.join(out, 'tree-sitter-c.wasm'));
+chmodSync(path.join(out, 'cli.js'), 0o755);

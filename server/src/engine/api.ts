@@ -1,0 +1,63 @@
+// The contract between the engine and its front ends (language server, CLI, benchmarks).
+// Front ends depend on this file only; the engine's internals may change freely behind it.
+import type { AbiName, Finding, HoverResult, LayoutReport, Position, Range, SeveritySetting } from './types';
+
+export interface EngineOptions {
+  /** Kernel tree root. When absent, it is discovered upwards from each file (see findKernelRoot). */
+  root?: string;
+  /** ABIs to lay out and compare. Default: all. */
+  arches?: AbiName[];
+  /** Extra include directories, relative to the root (or absolute), searched after the defaults. */
+  includePaths?: string[];
+  /** Globs (relative to the root) of uapi headers. Default: include/uapi/**, arch/&#42;/include/uapi/**. */
+  uapiGlobs?: string[];
+  /** Per-rule severity override; 'off' disables the rule. */
+  severities?: Record<string, SeveritySetting>;
+  /** Base URI of the rule documentation pages (`<base>/<rule>.md`). */
+  docsBase?: string;
+}
+
+/** An LSP-style content change: a range edit, or a full replacement when `range` is absent. */
+export interface TextChange {
+  range?: Range;
+  text: string;
+}
+
+export interface RuleInfo {
+  id: string;
+  defaultSeverity: SeveritySetting;
+  /** One line, for help output, SARIF `shortDescription` and hovers. */
+  summary: string;
+}
+
+/** Thrown for bad requests from the user (unknown type or arch, missing root): exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Cooperative cancellation: long analyses poll it and stop early. */
+export interface CancelToken {
+  readonly isCancellationRequested: boolean;
+}
+
+export interface AnalysisService {
+  /** Options may change at run time (editor settings). */
+  configure(options: Partial<EngineOptions>): void;
+  /** Editor overlay: open documents shadow the disk. Paths are absolute. */
+  openDocument(path: string, text: string, version: number): void;
+  /** Applies incremental changes (tree.edit + incremental reparse). */
+  changeDocument(path: string, changes: TextChange[], version: number): void;
+  closeDocument(path: string): void;
+  /** All enabled rules on one file (from the overlay, else the disk). */
+  check(path: string, token?: CancelToken): Finding[];
+  /**
+   * Layouts of the named types (all named structs/unions of the file when `types` is empty) for
+   * the given ABIs (default: the configured ones). Throws UsageError for an unknown type.
+   */
+  layouts(path: string, types?: string[], arches?: AbiName[]): LayoutReport;
+  hover(path: string, position: Position): HoverResult | null;
+  /** Frees parse trees. */
+  dispose(): void;
+}
+
+export type { AbiName, Finding, HoverResult, LayoutReport, Position, Range, SeveritySetting };

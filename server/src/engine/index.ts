@@ -1,0 +1,7 @@
+// The engine as a library: documents in, findings / hovers / layouts out. No LSP in here.
+export * from './api';
+export * from './types';
+export { createEngine } from './analyser';
+export { RULES, ruleInfo } from './rules';
+export { ALL_ABIS, isAbiName } from './layout/abi';
+export { findKernelRoot } from './workspace';

@@ -1,0 +1,222 @@
+// Position-preserving pre-pass: turns kernel C into C that tree-sitter parses, without moving a
+// single character. Annotations (`__user`, `__must_hold(x)`) become spaces, statement macros
+// (`list_for_each_entry(...) {`) become `while` / `if` padded to their length, and GNU spellings
+// (`__signed__`) become their keyword. Everything changed is recorded, so the meaning of
+// `__packed`, `__aligned(8)` or `__must_hold(&l)` still reaches the model.
+import kernelC from '../../../../grammars/kernel-c.json';
+
+export interface BlankedAnnotation {
+  name: string;
+  /** Raw argument texts, split on top-level commas. */
+  args: string[];
+  /** UTF-16 offsets in the text. */
+  start: number;
+  end: number;
+}
+
+export interface StatementMacro {
+  name: string;
+  kind: 'loop' | 'scope';
+  args: string[];
+  start: number;
+  end: number;
+}
+
+export interface BlankResult {
+  text: string;
+  annotations: BlankedAnnotation[];
+  statementMacros: StatementMacro[];
+}
+
+const bare = new Set<string>(kernelC.annotations.bare);
+const withArgs = new Set<string>(kernelC.annotations.withArguments);
+const rewrites = new Map<string, string>(
+  Object.entries(kernelC.rewrites).filter(([k]) => !k.startsWith('$')) as [string, string][],
+);
+const loopPatterns = kernelC.statementMacros.loopPatterns.map((p) => new RegExp(p));
+const loopNames = new Set<string>(kernelC.statementMacros.loopNames);
+const scopeNames = new Set<string>(kernelC.statementMacros.scopeNames);
+
+export function statementMacroKind(name: string): 'loop' | 'scope' | undefined {
+  if (scopeNames.has(name)) return 'scope';
+  if (loopNames.has(name) || loopPatterns.some((r) => r.test(name))) return 'loop';
+  return undefined;
+}
+
+const identStart = /[A-Za-z_]/;
+const identChar = /[A-Za-z0-9_]/;
+
+/** Finds the `)` matching the `(` at `open`, skipping strings, chars and comments. -1 if none. */
+export function matchParen(text: string, open: number, limit = text.length): number {
+  let depth = 0;
+  for (let i = open; i < limit; i++) {
+    const c = text[i];
+    if (c === '(') depth++;
+    else if (c === ')') {
+      if (--depth === 0) return i;
+    } else if (c === '"' || c === "'") {
+      i = skipQuoted(text, i, limit);
+    } else if (c === '/' && text[i + 1] === '*') {
+      const e = text.indexOf('*/', i + 2);
+      if (e < 0) return -1;
+      i = e + 1;
+    } else if (c === '/' && text[i + 1] === '/') {
+      const e = text.indexOf('\n', i);
+      if (e < 0) return -1;
+      i = e;
+    }
+  }
+  return -1;
+}
+
+function skipQuoted(text: string, i: number, limit: number): number {
+  const q = text[i];
+  for (let j = i + 1; j < limit; j++) {
+    if (text[j] === '\\') j++;
+    else if (text[j] === q || text[j] === '\n') return j;
+  }
+  return limit;
+}
+
+/** Splits an argument list's inner text on commas at depth 0. */
+export function splitArgs(inner: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const c of inner) {
+    if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') depth--;
+    if (c === ',' && depth === 0) {
+      out.push(cur.trim());
+      cur = '';
+    } else cur += c;
+  }
+  if (cur.trim() !== '' || out.length > 0) out.push(cur.trim());
+  return out;
+}
+
+function blankRange(chars: string[], start: number, end: number): void {
+  for (let i = start; i < end; i++) if (chars[i] !== '\n' && chars[i] !== '\r') chars[i] = ' ';
+}
+
+function skipSpaceAndComments(text: string, i: number): number {
+  for (;;) {
+    while (i < text.length && /\s/.test(text[i])) i++;
+    if (text.startsWith('/*', i)) {
+      const e = text.indexOf('*/', i + 2);
+      if (e < 0) return text.length;
+      i = e + 2;
+    } else if (text.startsWith('//', i)) {
+      const e = text.indexOf('\n', i);
+      if (e < 0) return text.length;
+      i = e;
+    } else return i;
+  }
+}
+
+/**
+ * Blanks kernel annotations and rewrites statement macros. Comments, strings and the names of
+ * `#define`s are left alone: `#define __packed __attribute__((packed))` stays a definition.
+ */
+export function blankKernelC(text: string): BlankResult {
+  const annotations: BlankedAnnotation[] = [];
+  const statementMacros: StatementMacro[] = [];
+  let chars: string[] | undefined;
+  const n = text.length;
+  let lineStartsDirective = false;
+  let atLineStart = true;
+  for (let i = 0; i < n; i++) {
+    const c = text[i];
+    if (c === '\n') {
+      atLineStart = true;
+      // A directive continues over backslash-newline.
+      if (!(i > 0 && text[i - 1] === '\\')) lineStartsDirective = false;
+      continue;
+    }
+    if (c === '/' && text[i + 1] === '*') {
+      const e = text.indexOf('*/', i + 2);
+      i = e < 0 ? n : e + 1;
+      continue;
+    }
+    if (c === '/' && text[i + 1] === '/') {
+      const e = text.indexOf('\n', i);
+      i = e < 0 ? n : e - 1;
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      i = skipQuoted(text, i, n);
+      continue;
+    }
+    if (atLineStart && c === '#') {
+      lineStartsDirective = true;
+      atLineStart = false;
+      // Leave the macro name of #define / #undef / #ifdef alone.
+      const m = /^#\s*(define|undef|ifdef|ifndef)\s+[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i, i + 200));
+      if (m) i += m[0].length - 1;
+      continue;
+    }
+    if (c !== ' ' && c !== '\t' && c !== '\r') atLineStart = false;
+    if (!identStart.test(c) || (i > 0 && identChar.test(text[i - 1]))) continue;
+    let j = i + 1;
+    while (j < n && identChar.test(text[j])) j++;
+    const word = text.slice(i, j);
+    if (word.charCodeAt(0) !== 95 /* _ */ && !word.includes('for_each') && !word.includes('foreach') &&
+        !scopeNames.has(word) && !bare.has(word)) {
+      i = j - 1;
+      continue;
+    }
+    if (bare.has(word)) {
+      chars ??= text.split('');
+      blankRange(chars, i, j);
+      annotations.push({ name: word, args: [], start: i, end: j });
+      i = j - 1;
+      continue;
+    }
+    const rewrite = rewrites.get(word);
+    if (rewrite !== undefined) {
+      chars ??= text.split('');
+      for (let k = i; k < j; k++) chars[k] = k - i < rewrite.length ? rewrite[k - i] : ' ';
+      i = j - 1;
+      continue;
+    }
+    if (withArgs.has(word)) {
+      const open = skipSpaceAndComments(text, j);
+      if (text[open] === '(') {
+        const close = matchParen(text, open);
+        if (close > 0) {
+          chars ??= text.split('');
+          blankRange(chars, i, close + 1);
+          annotations.push({ name: word, args: splitArgs(text.slice(open + 1, close)), start: i, end: close + 1 });
+          i = close;
+          continue;
+        }
+      }
+      i = j - 1;
+      continue;
+    }
+    if (!lineStartsDirective) {
+      const kind = statementMacroKind(word);
+      if (kind) {
+        const open = skipSpaceAndComments(text, j);
+        if (text[open] === '(') {
+          const close = matchParen(text, open);
+          if (close > 0) {
+            const after = skipSpaceAndComments(text, close + 1);
+            // A statement follows (a block or an identifier), not `;` or an operator: it is used
+            // as a statement head, so make it one.
+            if (after < n && (text[after] === '{' || identStart.test(text[after]))) {
+              const keyword = kind === 'loop' ? 'while' : 'if';
+              if (keyword.length <= j - i) {
+                chars ??= text.split('');
+                for (let k = i; k < j; k++) chars[k] = k - i < keyword.length ? keyword[k - i] : ' ';
+                statementMacros.push({ name: word, kind, args: splitArgs(text.slice(open + 1, close)), start: i, end: close + 1 });
+              }
+            }
+          }
+        }
+      }
+    }
+    i = j - 1;
+  }
+  return { text: chars ? chars.join('') : text, annotations, statementMacros };
+}

@@ -25,7 +25,7 @@ const common = {
 
 await Promise.all([
   build({ ...common, entryPoints: [path.join(root, 'client/src/extension.ts')], outfile: path.join(out, 'client.js'), external: ['vscode'] }),
-  build({ ...common, entryPoints: [path.join(root, 'server/src/server.ts')], outfile: path.join(out, 'server.js') }),
+  build({ ...common, entryPoints: [path.join(root, 'server/src/server-main.ts')], outfile: path.join(out, 'server.js') }),
   build({ ...common, entryPoints: [path.join(root, 'server/src/cli.ts')], outfile: path.join(out, 'cli.js') }),
   build({ ...common, entryPoints: [path.join(root, 'server/src/engine/index.ts')], outfile: path.join(out, 'engine.js') }),
 ]);

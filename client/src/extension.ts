@@ -1,0 +1,96 @@
+// The VS Code side: starts dist/server.js and shows its state. All analysis is in the server.
+import * as vscode from 'vscode';
+import {
+  LanguageClient,
+  RevealOutputChannelOn,
+  State,
+  TransportKind,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
+
+const CLIENT_ID = 'vfioReview';
+const CLIENT_NAME = 'VFIO Review';
+// Sent by the server (see server/src/server.ts).
+const STATUS_NOTIFICATION = 'vfioReview/status';
+
+type ServerState = 'starting' | 'ready' | 'error';
+
+let client: LanguageClient | undefined;
+let statusItem: vscode.StatusBarItem | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const output = vscode.window.createOutputChannel(CLIENT_NAME, { log: true });
+  context.subscriptions.push(output);
+
+  statusItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
+  statusItem.name = CLIENT_NAME;
+  statusItem.command = 'vfioReview.showOutput';
+  context.subscriptions.push(statusItem);
+  showState('starting');
+  statusItem.show();
+
+  const serverModule = context.asAbsolutePath('dist/server.js');
+  const serverOptions: ServerOptions = {
+    run: { module: serverModule, transport: TransportKind.ipc },
+    debug: { module: serverModule, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6009'] } },
+  };
+  const clientOptions: LanguageClientOptions = {
+    // Headers often open as 'cpp'; the pattern catches them whatever their language. The server
+    // filters again by extension, so C++ sources are ignored there.
+    documentSelector: [
+      { scheme: 'file', language: 'c' },
+      { scheme: 'file', language: 'cpp' },
+      { scheme: 'file', pattern: '**/*.{c,h}' },
+    ],
+    synchronize: { configurationSection: CLIENT_ID },
+    outputChannel: output,
+    revealOutputChannelOn: RevealOutputChannelOn.Error,
+  };
+
+  client = new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
+  const c = client;
+  context.subscriptions.push(
+    c.onDidChangeState((e) => {
+      if (e.newState === State.Starting) showState('starting');
+      else if (e.newState === State.Stopped) showState('error', 'The language server stopped.');
+      // Running: wait for the server's own 'ready', sent once its engine has loaded.
+    }),
+    c.onNotification(STATUS_NOTIFICATION, (p: { state?: ServerState; message?: string }) => {
+      if (p?.state === 'starting' || p?.state === 'ready' || p?.state === 'error') showState(p.state, p.message);
+    }),
+    vscode.commands.registerCommand('vfioReview.showOutput', () => c.outputChannel.show(true)),
+    vscode.commands.registerCommand('vfioReview.restartServer', async () => {
+      showState('starting');
+      try {
+        if (c.isRunning()) await c.restart();
+        else await c.start();
+      } catch (err) {
+        showState('error', String(err));
+        c.outputChannel.show(true);
+      }
+    }),
+  );
+
+  try {
+    await c.start();
+  } catch (err) {
+    showState('error', String(err));
+    output.show(true);
+  }
+}
+
+export async function deactivate(): Promise<void> {
+  const c = client;
+  client = undefined;
+  if (c) await c.stop();
+}
+
+function showState(state: ServerState, message?: string): void {
+  if (!statusItem) return;
+  const icon = state === 'starting' ? '$(sync~spin)' : state === 'ready' ? '$(check)' : '$(error)';
+  statusItem.text = `${icon} VFIO Review`;
+  const label = state === 'starting' ? 'starting' : state === 'ready' ? 'ready' : 'error';
+  statusItem.tooltip = `VFIO Review: ${label}${message ? ` — ${message}` : ''}. Click to show the output.`;
+  statusItem.backgroundColor = state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+}

@@ -1,0 +1,95 @@
+// Engine results -> LSP shapes. Pure translation, so it can be tested without a connection.
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DiagnosticSeverity, MarkupKind } from 'vscode-languageserver';
+import type { Diagnostic, DiagnosticRelatedInformation, Hover, Range as LspRange } from 'vscode-languageserver';
+import type { Finding, HoverResult, Range, Severity } from '../engine/types';
+
+export const DIAGNOSTIC_SOURCE = 'vfio-review';
+
+/** The rule pages shipped with the extension: docs/rules next to dist/. */
+export function defaultDocsBase(): string {
+  return pathToFileURL(path.join(__dirname, '..', 'docs', 'rules')).href;
+}
+
+export function ruleDocUri(rule: string, docsBase: string = defaultDocsBase()): string {
+  return `${docsBase.replace(/\/+$/, '')}/${encodeURIComponent(rule)}.md`;
+}
+
+export function pathToUri(file: string): string {
+  return pathToFileURL(file).href;
+}
+
+/** The absolute path of a file: URI; undefined for other schemes (untitled:, git:, ...). */
+export function uriToPath(uri: string): string | undefined {
+  if (!uri.startsWith('file:')) return undefined;
+  try {
+    return fileURLToPath(uri);
+  } catch {
+    return undefined;
+  }
+}
+
+export function toLspSeverity(severity: Severity): DiagnosticSeverity {
+  switch (severity) {
+    case 'error':
+      return DiagnosticSeverity.Error;
+    case 'warning':
+      return DiagnosticSeverity.Warning;
+    case 'info':
+      return DiagnosticSeverity.Information;
+    case 'hint':
+      return DiagnosticSeverity.Hint;
+    default:
+      // A severity this module does not know yet must still show up.
+      return DiagnosticSeverity.Warning;
+  }
+}
+
+export interface DiagnosticOptions {
+  docsBase?: string;
+  /** URI for a path; lets the server reuse the exact URI the client sent for open documents. */
+  uriForPath?: (file: string) => string;
+}
+
+export function findingToDiagnostic(finding: Finding, opts: DiagnosticOptions = {}): Diagnostic {
+  const uriFor = opts.uriForPath ?? pathToUri;
+  const diagnostic: Diagnostic = {
+    range: toLspRange(finding.range),
+    severity: toLspSeverity(finding.severity),
+    source: DIAGNOSTIC_SOURCE,
+    code: finding.rule,
+    codeDescription: { href: ruleDocUri(finding.rule, opts.docsBase) },
+    message: finding.message,
+  };
+  if (finding.related && finding.related.length > 0) {
+    diagnostic.relatedInformation = finding.related.map(
+      (r): DiagnosticRelatedInformation => ({
+        location: { uri: uriFor(r.file), range: toLspRange(r.range) },
+        message: r.message,
+      }),
+    );
+  }
+  return diagnostic;
+}
+
+export function findingsToDiagnostics(findings: readonly Finding[], opts: DiagnosticOptions = {}): Diagnostic[] {
+  return findings.map((f) => findingToDiagnostic(f, opts));
+}
+
+export function hoverToLsp(hover: HoverResult | null | undefined): Hover | null {
+  if (!hover || !hover.contents) return null;
+  return {
+    contents: { kind: MarkupKind.Markdown, value: hover.contents },
+    range: toLspRange(hover.range),
+  };
+}
+
+// Both sides are 0-based UTF-16; only guard against negative or fractional values.
+function toLspRange(r: Range): LspRange {
+  const pos = (p: { line: number; character: number }) => ({
+    line: Math.max(0, Math.trunc(p.line)),
+    character: Math.max(0, Math.trunc(p.character)),
+  });
+  return { start: pos(r.start), end: pos(r.end) };
+}

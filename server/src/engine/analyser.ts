@@ -1,0 +1,295 @@
+// The analysis service: documents in, findings / hovers / layouts out. It owns the caches
+// (file facts by content, models by preprocessed text, units by ABI) and the editor's trees.
+import path from 'node:path';
+import type { Tree } from 'web-tree-sitter';
+import { UsageError, type AnalysisService, type CancelToken, type EngineOptions, type TextChange } from './api';
+import { hoverAt } from './hover';
+import { ABIS, ALL_ABIS } from './layout/abi';
+import { LayoutEngine, toTypeLayout } from './layout/compute';
+import type { AggregateDecl, FileModel } from './model/decls';
+import { extractModel } from './model/extract';
+import { Scope } from './model/scope';
+import { loadParser, parseText, reparseByDiff } from './parse/parser';
+import { preprocessUnit, type UnitResult } from './preprocess/unit';
+import { ALL_RULES } from './rules';
+import type { RuleContext } from './rules/rule';
+import type { AbiName, Finding, HoverResult, LayoutReport, Position, Severity, TypeLayout } from './types';
+import { findKernelRoot, hashText, isUnder, SourceStore } from './workspace';
+
+export const DEFAULT_UAPI_GLOBS = ['include/uapi/**', 'arch/*/include/uapi/**'];
+
+/** A unit (a file and what it includes) preprocessed and modelled for one ABI. */
+export interface Unit {
+  abi: AbiName;
+  result: UnitResult;
+  models: FileModel[];
+  main: FileModel;
+  scope: Scope;
+  engine: LayoutEngine;
+  /** Names of the main file's aggregates: `struct x`, or a typedef name for anonymous ones. */
+  named: Map<AggregateDecl, string>;
+  checkedAt: number;
+}
+
+interface OpenDocument {
+  path: string;
+  text: string;
+  version: number;
+  /** The blanked text the tree was parsed from. */
+  blanked: string;
+  tree: Tree;
+}
+
+/** Cached units are re-validated against the files' hashes at most this often. */
+const REVALIDATE_MS = 1000;
+
+export class Analyser implements AnalysisService {
+  readonly store = new SourceStore();
+  private options: EngineOptions;
+  private docs = new Map<string, OpenDocument>();
+  private models = new Map<string, FileModel>();
+  private units = new Map<string, Unit>();
+  /** Last variant tree per open document, for incremental reparse of preprocessor variants. */
+  private variantTrees = new Map<string, { text: string; tree: Tree }>();
+
+  constructor(options: EngineOptions) {
+    this.options = { ...options };
+  }
+
+  configure(options: Partial<EngineOptions>): void {
+    this.options = { ...this.options, ...options };
+    this.units.clear();
+  }
+
+  get arches(): AbiName[] {
+    return this.options.arches?.length ? this.options.arches : ALL_ABIS;
+  }
+
+  rootFor(file: string): string | undefined {
+    return this.options.root ? path.resolve(this.options.root) : findKernelRoot(file);
+  }
+
+  isUapi(file: string): boolean {
+    const root = this.rootFor(file);
+    if (!root) return /(^|\/)include\/uapi\//.test(file.split(path.sep).join('/'));
+    const rel = path.relative(root, file);
+    if (rel.startsWith('..')) return /(^|\/)include\/uapi\//.test(file.split(path.sep).join('/'));
+    return isUnder(rel, this.options.uapiGlobs?.length ? this.options.uapiGlobs : DEFAULT_UAPI_GLOBS);
+  }
+
+  // ---- documents -------------------------------------------------------------------------
+
+  openDocument(file: string, text: string, version: number): void {
+    this.closeDocument(file);
+    const facts = this.store.factsOf(this.store.setOverlay(file, text));
+    this.docs.set(file, { path: file, text, version, blanked: facts.blank.text, tree: parseText(facts.blank.text) });
+  }
+
+  changeDocument(file: string, changes: TextChange[], version: number): void {
+    const doc = this.docs.get(file);
+    if (!doc) {
+      const full = changes.find((c) => !c.range);
+      if (full) this.openDocument(file, full.text, version);
+      return;
+    }
+    let text = doc.text;
+    for (const c of changes) {
+      if (!c.range) {
+        text = c.text;
+        continue;
+      }
+      const start = offsetAt(text, c.range.start);
+      const end = offsetAt(text, c.range.end);
+      text = text.slice(0, start) + c.text + text.slice(end);
+    }
+    const facts = this.store.factsOf(this.store.setOverlay(file, text));
+    // Blanking is position-preserving, so the blanked texts differ where the edit was: the
+    // diff-based edit gives tree-sitter exactly the changed span.
+    doc.tree = reparseByDiff(doc.tree, doc.blanked, facts.blank.text);
+    doc.text = text;
+    doc.blanked = facts.blank.text;
+    doc.version = version;
+  }
+
+  closeDocument(file: string): void {
+    const doc = this.docs.get(file);
+    if (doc) doc.tree.delete();
+    this.docs.delete(file);
+    const v = this.variantTrees.get(file);
+    if (v) v.tree.delete();
+    this.variantTrees.delete(file);
+    this.store.clearOverlay(file);
+  }
+
+  dispose(): void {
+    for (const f of [...this.docs.keys()]) this.closeDocument(f);
+    this.units.clear();
+    this.models.clear();
+  }
+
+  /** The editor's tree of a file (all preprocessor branches), parsed on demand for closed files. */
+  withTree<T>(file: string, fn: (tree: Tree, text: string) => T): T | undefined {
+    const doc = this.docs.get(file);
+    if (doc) return fn(doc.tree, doc.text);
+    const src = this.store.read(file);
+    if (!src) return undefined;
+    const tree = parseText(this.store.factsOf(src).blank.text);
+    try {
+      return fn(tree, src.text);
+    } finally {
+      tree.delete();
+    }
+  }
+
+  // ---- units -----------------------------------------------------------------------------
+
+  private modelOf(file: string, variantText: string, sourceHash: string): FileModel {
+    const key = `${file}\0${hashText(variantText)}`;
+    let model = this.models.get(key);
+    if (model) return model;
+    const src = this.store.read(file);
+    const annotations = src && src.hash === sourceHash ? this.store.factsOf(src).blank.annotations : [];
+    let tree: Tree;
+    const prev = this.docs.has(file) ? this.variantTrees.get(file) : undefined;
+    if (prev) {
+      tree = reparseByDiff(prev.tree, prev.text, variantText);
+      this.variantTrees.set(file, { text: variantText, tree });
+    } else {
+      tree = parseText(variantText);
+      if (this.docs.has(file)) this.variantTrees.set(file, { text: variantText, tree });
+    }
+    model = extractModel(file, tree, annotations);
+    if (!this.docs.has(file)) tree.delete();
+    if (this.models.size > 20000) this.models.clear();
+    this.models.set(key, model);
+    return model;
+  }
+
+  unit(file: string, abi: AbiName): Unit {
+    const uapi = this.isUapi(file);
+    const key = `${abi}\0${uapi}\0${file}`;
+    const cached = this.units.get(key);
+    const now = Date.now();
+    if (cached) {
+      if (now - cached.checkedAt < REVALIDATE_MS && !this.docs.has(file)) return cached;
+      const stale = [...cached.result.inputs].some(([p, h]) => this.store.read(p)?.hash !== h);
+      if (!stale) {
+        cached.checkedAt = now;
+        return cached;
+      }
+    }
+    const root = this.rootFor(file);
+    const spec = ABIS[abi];
+    const predefined: Record<string, string> = { ...spec.predefined };
+    if (!uapi) predefined.__KERNEL__ = '1';
+    const result = preprocessUnit(file, {
+      store: this.store,
+      include: { root, abi: spec, uapi, extra: this.options.includePaths ?? [] },
+      predefined,
+    });
+    const models = result.files.map((f) => this.modelOf(f.path, f.text, f.sourceHash));
+    // Definitions of included files come before the includer's uses.
+    const scope = new Scope([...models.slice(1), models[0]], result.macros);
+    const main = models[0] ?? { file, aggregates: [], enums: [], typedefs: [], problems: [] };
+    const named = new Map<AggregateDecl, string>();
+    for (const a of main.aggregates) {
+      if (a.tag) named.set(a, `${a.kind} ${a.tag}`);
+      else {
+        const td = main.typedefs.find((t) => t.type.k === 'tag' && t.type.decl === a);
+        if (td) named.set(a, td.name);
+      }
+    }
+    const unit: Unit = { abi, result, models, main, scope, engine: new LayoutEngine(spec, scope), named, checkedAt: now };
+    if (this.units.size > 2000) this.units.clear();
+    this.units.set(key, unit);
+    return unit;
+  }
+
+  /** Every named struct/union of the main file, laid out for one ABI. */
+  typeLayouts(unit: Unit): TypeLayout[] {
+    const out: TypeLayout[] = [];
+    for (const [agg, name] of unit.named) out.push(toTypeLayout(name, unit.engine.layout(agg), agg.file));
+    return out;
+  }
+
+  // ---- services ----------------------------------------------------------------------------
+
+  layouts(file: string, types: string[] = [], arches?: AbiName[]): LayoutReport {
+    const abis = arches?.length ? arches : this.arches;
+    if (!this.store.read(file)) throw new UsageError(`cannot read ${file}`);
+    const report: LayoutReport = { version: 1, arches: {} };
+    for (const abi of abis) {
+      const unit = this.unit(file, abi);
+      let list = this.typeLayouts(unit);
+      if (types.length) {
+        const wanted = types.map((t) => t.trim().replace(/\s+/g, ' '));
+        for (const w of wanted) {
+          if (!list.some((l) => matchesTypeName(l.name, w))) {
+            throw new UsageError(`no struct, union or typedef named '${w}' in ${path.basename(file)}`);
+          }
+        }
+        list = list.filter((l) => wanted.some((w) => matchesTypeName(l.name, w)));
+      }
+      report.arches[abi] = { types: list };
+    }
+    return report;
+  }
+
+  check(file: string, token?: CancelToken): Finding[] {
+    const src = this.store.read(file);
+    if (!src) return [];
+    const uapi = this.isUapi(file);
+    const parseProblems = this.withTree(file, (tree) => extractModel(file, tree, []).problems) ?? [];
+    const ctx: RuleContext = { file, uapi, arches: this.arches, layouts: new Map(), models: new Map(), parseProblems, unitProblems: [] };
+    if (uapi) {
+      for (const abi of this.arches) {
+        if (token?.isCancellationRequested) return [];
+        const unit = this.unit(file, abi);
+        ctx.layouts.set(abi, this.typeLayouts(unit));
+        ctx.models.set(abi, { model: unit.main, engine: unit.engine, named: unit.named });
+        if (abi === this.arches[0]) ctx.unitProblems = unit.result.problems.filter((p) => p.file === file);
+      }
+    }
+    const findings: Finding[] = [];
+    for (const rule of ALL_RULES) {
+      if (token?.isCancellationRequested) return [];
+      if (rule.scope === 'uapi' && !uapi) continue;
+      const setting = this.options.severities?.[rule.id] ?? rule.defaultSeverity;
+      if (setting === 'off') continue;
+      try {
+        rule.run(ctx, (r) => findings.push({ ...r, file, rule: rule.id, severity: setting as Severity }));
+      } catch (e) {
+        findings.push({
+          file, rule: 'parse-incomplete', severity: 'info', range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+          message: `rule ${rule.id} failed on this file and was skipped: ${(e as Error).message}`,
+        });
+      }
+    }
+    return findings.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character || a.rule.localeCompare(b.rule));
+  }
+
+  hover(file: string, position: Position): HoverResult | null {
+    if (!this.store.read(file)) return null;
+    return hoverAt(this, file, position);
+  }
+}
+
+export function matchesTypeName(name: string, wanted: string): boolean {
+  return name === wanted || name.replace(/^(struct|union) /, '') === wanted;
+}
+
+function offsetAt(text: string, pos: Position): number {
+  let offset = 0;
+  for (let line = 0; line < pos.line; line++) {
+    const nl = text.indexOf('\n', offset);
+    if (nl < 0) return text.length;
+    offset = nl + 1;
+  }
+  const lineEnd = text.indexOf('\n', offset);
+  return Math.min(offset + pos.character, lineEnd < 0 ? text.length : lineEnd);
+}
+
+export async function createEngine(options: EngineOptions = {}): Promise<AnalysisService> {
+  await loadParser();
+  return new Analyser(options);
+}

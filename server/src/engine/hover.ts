@@ -1,0 +1,265 @@
+// Hover: on a struct/union/typedef name or a member (declaration or use such as `p->member` or
+// `sizeof(struct x)`), its layout on every configured ABI, and a warning when the ABIs disagree.
+import type { Node } from 'web-tree-sitter';
+import type { Analyser, Unit } from './analyser';
+import { toTypeLayout } from './layout/compute';
+import type { AggregateDecl, TypeExpr } from './model/decls';
+import { parseTypeText } from './model/scope';
+import type { AbiName, HoverResult, MemberLayout, Position, Range, TypeLayout } from './types';
+
+type Target =
+  | { kind: 'type'; tag: 'struct' | 'union' | 'enum'; name: string }
+  | { kind: 'typedef'; name: string }
+  | { kind: 'member'; owner: { tag: 'struct' | 'union'; name: string } | { typedef: string }; path: string };
+
+const rangeOf = (n: Node): Range => ({
+  start: { line: n.startPosition.row, character: n.startPosition.column },
+  end: { line: n.endPosition.row, character: n.endPosition.column },
+});
+
+export function hoverAt(a: Analyser, file: string, pos: Position): HoverResult | null {
+  const found = a.withTree(file, (tree) => {
+    let node = tree.rootNode.descendantForPosition({ row: pos.line, column: pos.character });
+    // Just past the end of a name (where a cursor sits after typing it) still means that name.
+    if ((!node || !/identifier$/.test(node.type)) && pos.character > 0) {
+      node = tree.rootNode.descendantForPosition({ row: pos.line, column: pos.character - 1 });
+    }
+    if (!node || !/identifier$/.test(node.type)) return null;
+    const target = classify(node, a, file);
+    return target ? { target, range: rangeOf(node) } : null;
+  });
+  if (!found) return null;
+  const contents = render(a, file, found.target);
+  return contents ? { contents, range: found.range } : null;
+}
+
+/** Works out what the identifier under the cursor names. */
+function classify(node: Node, a: Analyser, file: string): Target | null {
+  const parent = node.parent;
+  if (!parent) return null;
+  if (node.type === 'type_identifier' && /^(struct|union|enum)_specifier$/.test(parent.type)) {
+    return { kind: 'type', tag: parent.type.replace('_specifier', '') as 'struct' | 'union' | 'enum', name: node.text };
+  }
+  if (node.type === 'type_identifier') return { kind: 'typedef', name: node.text };
+  if (node.type === 'field_identifier') {
+    const decl = ancestor(node, 'field_declaration');
+    if (decl && parent.type !== 'field_expression') {
+      const chain = memberChain(node, decl);
+      return chain ? { kind: 'member', owner: chain.owner, path: chain.path } : null;
+    }
+    if (parent.type === 'field_expression') return memberUse(parent, a, file);
+  }
+  return null;
+}
+
+function ancestor(n: Node, type: string): Node | null {
+  for (let p = n.parent; p; p = p.parent) if (p.type === type) return p;
+  return null;
+}
+
+/** The outermost named aggregate holding a member declaration, and the member's flattened path. */
+function memberChain(name: Node, decl: Node): { owner: { tag: 'struct' | 'union'; name: string } | { typedef: string }; path: string } | null {
+  const parts = [name.text];
+  let field: Node | null = decl;
+  for (;;) {
+    const spec: Node | null | undefined = field?.parent?.parent; // field_declaration_list -> specifier
+    if (!spec || !/^(struct|union)_specifier$/.test(spec.type)) return null;
+    const specName = spec.childForFieldName('name');
+    const outerField: Node | null = spec.parent?.type === 'field_declaration' ? spec.parent : null;
+    if (outerField) {
+      // A nested aggregate: named members add a path component, anonymous ones do not.
+      const d = outerField.childForFieldName('declarator');
+      if (d) parts.unshift(d.text.replace(/\[.*$/, '').replace(/^\*+/, ''));
+      field = outerField;
+      continue;
+    }
+    if (specName) return { owner: { tag: spec.type.replace('_specifier', '') as 'struct' | 'union', name: specName.text }, path: parts.join('.') };
+    const td = spec.parent?.type === 'type_definition' ? spec.parent.childForFieldName('declarator') : null;
+    return td ? { owner: { typedef: td.text }, path: parts.join('.') } : null;
+  }
+}
+
+/** `p->member` / `s.member`: the type of `p` from a parameter or local declaration in scope. */
+function memberUse(expr: Node, a: Analyser, file: string): Target | null {
+  const field = expr.childForFieldName('field');
+  const object = expr.childForFieldName('argument');
+  if (!field || !object) return null;
+  const type = typeOfExpression(object);
+  if (!type || type.k !== 'tag' || type.tag === 'enum' || !type.name) return null;
+  void a;
+  void file;
+  return { kind: 'member', owner: { tag: type.tag, name: type.name }, path: field.text };
+}
+
+function stripPointers(t: TypeExpr): TypeExpr {
+  while (t.k === 'ptr' || t.k === 'array') t = t.k === 'ptr' ? t.to : t.of;
+  return t;
+}
+
+function typeOfExpression(object: Node): TypeExpr | null {
+  if (object.type === 'identifier') {
+    const decl = findDeclaration(object, object.text);
+    return decl ? stripPointers(decl) : null;
+  }
+  if (object.type === 'parenthesized_expression') {
+    const inner = object.namedChildren[0];
+    return inner ? typeOfExpression(inner) : null;
+  }
+  return null;
+}
+
+/** Looks for `T *name` among the enclosing function's parameters and declarations before use. */
+function findDeclaration(use: Node, name: string): TypeExpr | null {
+  for (let scope: Node | null = use.parent; scope; scope = scope.parent) {
+    const candidates: Node[] = [];
+    if (scope.type === 'compound_statement') candidates.push(...scope.namedChildren.filter((c): c is Node => c?.type === 'declaration' && c.startIndex < use.startIndex));
+    if (scope.type === 'function_definition') {
+      const params = scope.childForFieldName('declarator')?.childForFieldName('parameters');
+      candidates.push(...(params?.namedChildren.filter((c): c is Node => c?.type === 'parameter_declaration') ?? []));
+    }
+    for (const c of candidates) {
+      const typeNode = c.childForFieldName('type');
+      for (const d of c.childrenForFieldName('declarator')) {
+        if (!d) continue;
+        const ident = d.descendantsOfType('identifier').find((i) => i?.text === name);
+        if (!ident) continue;
+        const parsed = typeNode ? parseTypeText(typeNode.text) : undefined;
+        if (parsed) return parsed.type;
+      }
+    }
+  }
+  return null;
+}
+
+// ---- rendering -------------------------------------------------------------------------
+
+function layoutsFor(a: Analyser, file: string, find: (u: Unit) => { agg: AggregateDecl; name: string } | undefined): Map<AbiName, TypeLayout> {
+  const out = new Map<AbiName, TypeLayout>();
+  for (const abi of a.arches) {
+    const unit = a.unit(file, abi);
+    const hit = find(unit);
+    if (hit) out.set(abi, toTypeLayout(hit.name, unit.engine.layout(hit.agg), hit.agg.file));
+  }
+  return out;
+}
+
+function findAggregate(u: Unit, owner: { tag: 'struct' | 'union'; name: string } | { typedef: string }): { agg: AggregateDecl; name: string } | undefined {
+  if ('typedef' in owner) {
+    const r = u.scope.typedef(owner.typedef);
+    if (r && r.type.k === 'tag' && r.type.decl && r.type.decl.kind !== 'enum') return { agg: r.type.decl as AggregateDecl, name: owner.typedef };
+    if (r && r.type.k === 'tag' && r.type.name && r.type.tag !== 'enum') return findAggregate(u, { tag: r.type.tag, name: r.type.name });
+    return undefined;
+  }
+  const d = u.scope.tag(owner.tag, owner.name);
+  return d && d.kind !== 'enum' && d.complete ? { agg: d as AggregateDecl, name: `${owner.tag} ${owner.name}` } : undefined;
+}
+
+function render(a: Analyser, file: string, t: Target): string | null {
+  if (t.kind === 'type' && t.tag === 'enum') return renderScalar(a, file, `enum ${t.name}`, { k: 'tag', tag: 'enum', name: t.name });
+  if (t.kind === 'type' && t.tag !== 'enum') return renderType(a, file, layoutsFor(a, file, (u) => findAggregate(u, { tag: t.tag as 'struct' | 'union', name: t.name })));
+  if (t.kind === 'typedef') {
+    const layouts = layoutsFor(a, file, (u) => findAggregate(u, { typedef: t.name }));
+    if (layouts.size) return renderType(a, file, layouts);
+    return renderScalar(a, file, t.name, { k: 'name', name: t.name });
+  }
+  if (t.kind !== 'member') return null;
+  const member = t;
+  const layouts = layoutsFor(a, file, (u) => findAggregate(u, member.owner));
+  if (!layouts.size) return null;
+  return renderMember(layouts, member.path);
+}
+
+function fmt(v: number | null | undefined): string {
+  return v === null || v === undefined ? '?' : String(v);
+}
+
+function groups<T>(layouts: Map<AbiName, T>, key: (v: T) => string): [string, AbiName[]][] {
+  const out: [string, AbiName[]][] = [];
+  for (const [abi, v] of layouts) {
+    const k = key(v);
+    const g = out.find(([gk]) => gk === k);
+    if (g) g[1].push(abi);
+    else out.push([k, [abi]]);
+  }
+  return out;
+}
+
+function renderType(a: Analyser, file: string, layouts: Map<AbiName, TypeLayout>): string | null {
+  const first = [...layouts.values()][0];
+  if (!first) return null;
+  void a;
+  void file;
+  const lines = [`**${first.name}**`, ''];
+  const byLayout = groups(layouts, (l) => `${fmt(l.size)}/${fmt(l.align)}`);
+  lines.push('| ABI | size | align | holes |', '|---|---|---|---|');
+  for (const [, abis] of byLayout) {
+    const l = layouts.get(abis[0])!;
+    const holeBytes = l.holes.reduce((s, h) => s + h.size, 0);
+    lines.push(`| ${abis.join(', ')} | ${fmt(l.size)} | ${fmt(l.align)} | ${l.holes.length ? `${holeBytes} bytes in ${l.holes.length}` : 'none'} |`);
+  }
+  const differing = first.members.filter((m) => groups(layouts, (l) => fmt(l.members.find((x) => x.path === m.path)?.offset)).length > 1);
+  if (byLayout.length > 1 || differing.length) {
+    lines.push('', `⚠ **layout differs between ABIs**${differing.length ? `: ${differing.map((m) => `\`${m.path}\``).join(', ')} move` : ''}`);
+  } else lines.push('', `same layout on ${[...layouts.keys()].join(', ')}`);
+  if (first.unknown.length) lines.push('', `layout incomplete: ${first.unknown.join('; ')}`);
+  lines.push('', '```c', ...pahole(first), '```');
+  return lines.join('\n');
+}
+
+/** A pahole-like listing of one ABI's layout (the first configured one). */
+function pahole(l: TypeLayout): string[] {
+  const out = [`/* ${l.members.length ? '' : 'no members '}offset size */`];
+  for (const m of l.members) {
+    const indent = '  '.repeat(m.depth + 1);
+    const bits = m.bitSize !== undefined ? `:${m.bitSize} (bit ${m.bitOffset})` : '';
+    out.push(`${indent}${m.type} ${m.path.split('.').pop()}${bits};  /* ${fmt(m.offset)} ${fmt(m.size)}${m.unknown ? ` ${m.unknown}` : ''} */`);
+    for (const h of l.holes.filter((x) => !x.tail && x.after === m.path)) out.push(`${indent}/* XXX ${h.size} byte hole */`);
+  }
+  const tail = l.holes.find((h) => h.tail);
+  if (tail) out.push(`  /* XXX ${tail.size} bytes tail padding */`);
+  return out;
+}
+
+function renderMember(layouts: Map<AbiName, TypeLayout>, path: string): string | null {
+  const first = [...layouts.values()][0];
+  const member = first.members.find((m) => m.path === path);
+  if (!member) return null;
+  const lines = [`**${first.name}**::\`${path}\` — \`${member.type}\``, '', '| ABI | offset | size | align |', '|---|---|---|---|'];
+  const byPlace = groups(layouts, (l) => {
+    const m = l.members.find((x) => x.path === path);
+    return m ? `${fmt(m.offset)}|${fmt(m.size)}|${fmt(m.align)}|${m.bitSize ?? ''}|${m.bitOffset ?? ''}` : '?';
+  });
+  for (const [key, abis] of byPlace) {
+    const [off, size, align, bitSize, bitOffset] = key.split('|');
+    lines.push(`| ${abis.join(', ')} | ${off}${bitSize ? ` (bit ${bitOffset}, ${bitSize} bits)` : ''} | ${size} | ${align} |`);
+  }
+  if (byPlace.length > 1) lines.push('', `⚠ **offset differs between ABIs** (${byPlace.map(([k, abis]) => `${k.split('|')[0]} on ${abis.join(', ')}`).join('; ')})`);
+  const around = holesAround(first, member);
+  if (around.length) lines.push('', around.join('\n\n'));
+  if (member.unknown) lines.push('', `layout unknown: ${member.unknown}`);
+  return lines.join('\n');
+}
+
+function holesAround(l: TypeLayout, m: MemberLayout): string[] {
+  const out: string[] = [];
+  const idx = l.members.indexOf(m);
+  const prev = l.members.slice(0, idx).reverse().find((x) => x.depth === m.depth);
+  const before = l.holes.find((h) => !h.tail && prev && h.after === prev.path);
+  const after = l.holes.find((h) => h.after === m.path);
+  if (before) out.push(`${before.size}-byte hole before it (offset ${before.offset})`);
+  if (after) out.push(`${after.size}-byte ${after.tail ? 'tail padding' : 'hole'} after it (offset ${after.offset})`);
+  return out;
+}
+
+function renderScalar(a: Analyser, file: string, name: string, t: TypeExpr): string | null {
+  const per = new Map<AbiName, string>();
+  for (const abi of a.arches) {
+    const info = a.unit(file, abi).engine.sizeOf(t);
+    if (info.size === null && per.size === 0 && abi === a.arches[0] && info.unknown?.startsWith('unknown type')) return null;
+    per.set(abi, info.size === null ? `unknown (${info.unknown})` : `size ${info.size}, align ${info.align}`);
+  }
+  const g = groups(per, (v) => v);
+  const lines = [`**${name}**`, '', ...g.map(([v, abis]) => `- ${abis.join(', ')}: ${v}`)];
+  if (g.length > 1) lines.push('', '⚠ **size or alignment differs between ABIs**');
+  return lines.join('\n');
+}

@@ -1,0 +1,355 @@
+// Builds a FileModel from a tree-sitter tree: aggregates, enums, typedefs with their member
+// type expressions and layout attributes, and the regions tree-sitter could not parse.
+import type { Node, Tree } from 'web-tree-sitter';
+import type { BlankedAnnotation } from '../parse/blank';
+import kernelC from '../../../../grammars/kernel-c.json';
+import type { AggregateDecl, EnumDecl, FieldDecl, FileModel, LayoutAttrs, ParseProblem, SourcePos, TypeExpr, TypedefDecl } from './decls';
+
+type LayoutMeaning = { packed?: boolean; alignedArg?: number; alignedUnknown?: string; alignedLargest?: boolean };
+const layoutAnnotations = kernelC.annotations.layout as Record<string, LayoutMeaning>;
+
+const pos = (n: Node): SourcePos => ({ line: n.startPosition.row, character: n.startPosition.column });
+const endPos = (n: Node): SourcePos => ({ line: n.endPosition.row, character: n.endPosition.column });
+
+const primitiveWords = new Set(['signed', 'unsigned', 'short', 'long', 'int', 'char', 'double', 'float', 'void', '_Bool', 'bool', '__int128']);
+
+/** Normalises a primitive spelled with keywords to one name per type. */
+export function normalisePrimitive(words: string[]): string | undefined {
+  if (words.length === 0 || !words.every((w) => primitiveWords.has(w))) return undefined;
+  const count = (w: string) => words.filter((x) => x === w).length;
+  const unsigned = words.includes('unsigned');
+  const signed = words.includes('signed');
+  if (words.includes('void')) return 'void';
+  if (words.includes('_Bool') || words.includes('bool')) return '_Bool';
+  if (words.includes('float')) return 'float';
+  if (words.includes('double')) return count('long') ? 'long double' : 'double';
+  if (words.includes('__int128')) return unsigned ? 'unsigned __int128' : '__int128';
+  if (words.includes('char')) return unsigned ? 'unsigned char' : signed ? 'signed char' : 'char';
+  if (words.includes('short')) return unsigned ? 'unsigned short' : 'short';
+  const longs = count('long');
+  if (longs >= 2) return unsigned ? 'unsigned long long' : 'long long';
+  if (longs === 1) return unsigned ? 'unsigned long' : 'long';
+  return unsigned ? 'unsigned int' : 'int';
+}
+
+class Extractor {
+  readonly model: FileModel;
+  private layoutAnns: BlankedAnnotation[];
+  private claimed = new Set<BlankedAnnotation>();
+
+  constructor(private file: string, annotations: BlankedAnnotation[]) {
+    this.model = { file, aggregates: [], enums: [], typedefs: [], problems: [] };
+    this.layoutAnns = annotations.filter((a) => layoutAnnotations[a.name]);
+  }
+
+  run(root: Node): FileModel {
+    for (const child of root.namedChildren) if (child) this.topLevel(child);
+    this.collectProblems(root);
+    return this.model;
+  }
+
+  private topLevel(node: Node): void {
+    switch (node.type) {
+      case 'struct_specifier':
+      case 'union_specifier':
+      case 'enum_specifier':
+        this.tagged(node, node);
+        break;
+      case 'declaration': {
+        const type = node.childForFieldName('type');
+        if (type) this.typeExpr(type, node);
+        break;
+      }
+      case 'type_definition':
+        this.typedef(node);
+        break;
+      case 'preproc_if': case 'preproc_ifdef': case 'preproc_else': case 'preproc_elif': case 'preproc_elifdef':
+      case 'linkage_specification': case 'declaration_list':
+        // Only seen when conditionals were not evaluated (the editor's all-branches tree).
+        for (const c of node.namedChildren) if (c) this.topLevel(c);
+        break;
+    }
+  }
+
+  /** Layout annotations blanked inside [start, end), minus those inside the excluded ranges. */
+  private annotationsIn(start: number, end: number, exclude: [number, number][] = []): BlankedAnnotation[] {
+    return this.layoutAnns.filter(
+      (a) => !this.claimed.has(a) && a.start >= start && a.end <= end && !exclude.some(([s, e]) => a.start >= s && a.end <= e),
+    );
+  }
+
+  private applyAnnotations(attrs: LayoutAttrs, anns: BlankedAnnotation[]): void {
+    for (const a of anns) {
+      this.claimed.add(a);
+      const meaning = layoutAnnotations[a.name];
+      if (meaning.packed) attrs.packed = true;
+      if (meaning.alignedArg !== undefined) (attrs.aligned ??= []).push(a.args[meaning.alignedArg] ?? '');
+      if (meaning.alignedLargest) (attrs.aligned ??= []).push('');
+      if (meaning.alignedUnknown) attrs.alignedUnknown = meaning.alignedUnknown;
+    }
+  }
+
+  /** Reads `__attribute__((packed, aligned(8)))` specifiers among `nodes`. */
+  private applyAttributeSpecifiers(attrs: LayoutAttrs, nodes: (Node | null)[]): void {
+    for (const n of nodes) {
+      if (!n || n.type !== 'attribute_specifier') continue;
+      const list = n.namedChildren.find((c) => c?.type === 'argument_list');
+      for (const arg of list?.namedChildren ?? []) {
+        if (!arg) continue;
+        if (arg.type === 'identifier') {
+          const name = arg.text.replace(/^__(.*)__$/, '$1');
+          if (name === 'packed') attrs.packed = true;
+          else if (name === 'aligned') (attrs.aligned ??= []).push('');
+        } else if (arg.type === 'call_expression') {
+          const fn = arg.childForFieldName('function')?.text.replace(/^__(.*)__$/, '$1');
+          if (fn === 'aligned') {
+            const args = arg.childForFieldName('arguments');
+            (attrs.aligned ??= []).push(args ? args.text.slice(1, -1).trim() : '');
+          }
+        }
+      }
+    }
+  }
+
+  /** An aggregate or enum specifier; `owner` is the declaration it appears in. */
+  private tagged(node: Node, owner: Node, nested = false): AggregateDecl | EnumDecl {
+    const nameNode = node.childForFieldName('name');
+    const body = node.childForFieldName('body');
+    const kind = node.type === 'struct_specifier' ? 'struct' : node.type === 'union_specifier' ? 'union' : 'enum';
+    const attrs: LayoutAttrs = {};
+    // Attributes on the specifier itself and on the declaration, outside the body.
+    this.applyAttributeSpecifiers(attrs, node.children);
+    if (owner !== node) this.applyAttributeSpecifiers(attrs, owner.children);
+    const bodyRange: [number, number][] = body ? [[body.startIndex, body.endIndex]] : [];
+    const ownerEnd = owner === node ? node.endIndex : this.declarationTypeEnd(owner, node);
+    this.applyAnnotations(attrs, this.annotationsIn(node.startIndex, Math.max(ownerEnd, node.endIndex), bodyRange));
+    const at = nameNode ?? node;
+    if (kind === 'enum') {
+      const decl: EnumDecl = {
+        kind: 'enum', tag: nameNode?.text, enumerators: [], attrs, complete: !!body, file: this.file, pos: pos(at), end: endPos(node),
+      };
+      for (const e of body?.namedChildren ?? []) {
+        if (e?.type !== 'enumerator') continue;
+        const name = e.childForFieldName('name');
+        if (name) decl.enumerators.push({ name: name.text, value: e.childForFieldName('value')?.text, pos: pos(name) });
+      }
+      if (body) this.model.enums.push(decl);
+      return decl;
+    }
+    const decl: AggregateDecl = {
+      kind, tag: nameNode?.text, fields: [], attrs, complete: !!body, file: this.file, pos: pos(at), end: endPos(node), nested,
+    };
+    if (body) {
+      for (const f of body.namedChildren) if (f) this.field(f, decl);
+      if (decl.tag) this.model.aggregates.push(decl);
+    }
+    return decl;
+  }
+
+  /**
+   * Where annotations after an aggregate body still belong to the aggregate: up to the first
+   * declarator of the declaration (`} __packed var;`), or its end.
+   */
+  private declarationTypeEnd(owner: Node, spec: Node): number {
+    const decl = owner.childForFieldName('declarator');
+    if (decl && decl.startIndex >= spec.endIndex) return decl.startIndex;
+    return owner.endIndex;
+  }
+
+  private field(node: Node, parent: AggregateDecl): void {
+    if (node.type === 'preproc_if' || node.type === 'preproc_ifdef' || node.type === 'preproc_else' || node.type === 'preproc_elif') {
+      for (const c of node.namedChildren) if (c) this.field(c, parent);
+      return;
+    }
+    if (node.type !== 'field_declaration') return;
+    const typeNode = node.childForFieldName('type');
+    if (!typeNode) return;
+    const base = this.typeExpr(typeNode, node, true);
+    const baseText = this.typeText(typeNode);
+    const declarators = node.childrenForFieldName('declarator').filter((d): d is Node => !!d);
+    // Bit-field clauses follow their declarator among the children.
+    const children = node.children.filter((c): c is Node => !!c);
+    const bitsFor = (d: Node): string | undefined => {
+      const i = children.findIndex((c) => c.id === d.id);
+      const next = children[i + 1];
+      return next?.type === 'bitfield_clause' ? next.namedChildren[0]?.text : undefined;
+    };
+    const nestedBodies: [number, number][] = [];
+    const typeBody = typeNode.childForFieldName('body');
+    if (typeBody) nestedBodies.push([typeBody.startIndex, typeBody.endIndex]);
+    const fieldAttrs: LayoutAttrs = {};
+    this.applyAttributeSpecifiers(fieldAttrs, node.children);
+    for (const d of declarators) {
+      const inner = d.namedChildren.filter((c) => c?.type === 'attribute_specifier');
+      this.applyAttributeSpecifiers(fieldAttrs, inner);
+    }
+    this.applyAnnotations(fieldAttrs, this.annotationsIn(node.startIndex, node.endIndex, nestedBodies));
+    if (declarators.length === 0) {
+      // An anonymous struct/union member, or `__u32 :3;` parsed without a declarator.
+      const bare = children.find((c) => c.type === 'bitfield_clause');
+      parent.fields.push({ type: base, attrs: fieldAttrs, typeText: baseText, pos: pos(node), end: endPos(node), bits: bare?.namedChildren[0]?.text });
+      return;
+    }
+    for (const d of declarators) {
+      const bits = bitsFor(d);
+      if (d.isMissing) {
+        // `__u32 :3;` — tree-sitter inserts a missing name before the bit-field clause.
+        parent.fields.push({ type: base, attrs: { ...fieldAttrs }, typeText: baseText, pos: pos(node), end: endPos(node), bits });
+        continue;
+      }
+      const { name, type, suffix } = this.applyDeclarator(d, base);
+      const nameNode = this.declaratorName(d);
+      const f: FieldDecl = {
+        name, type, attrs: { ...fieldAttrs }, typeText: baseText + suffix,
+        pos: nameNode ? pos(nameNode) : pos(d), end: endPos(d), bits,
+      };
+      parent.fields.push(f);
+    }
+  }
+
+  private declaratorName(d: Node): Node | null {
+    let cur: Node | null = d;
+    while (cur && cur.type !== 'field_identifier' && cur.type !== 'identifier' && cur.type !== 'type_identifier') {
+      cur = cur.childForFieldName('declarator') ?? cur.namedChildren.find((c) => c?.type.endsWith('declarator') || c?.type.endsWith('identifier')) ?? null;
+    }
+    return cur;
+  }
+
+  /** Applies a declarator to a base type: `*a[3]` is an array of pointers. */
+  private applyDeclarator(d: Node, type: TypeExpr): { name?: string; type: TypeExpr; suffix: string } {
+    let suffix = '';
+    let arrays = '';
+    let cur: Node | null = d;
+    let t = type;
+    while (cur) {
+      switch (cur.type) {
+        case 'pointer_declarator':
+        case 'abstract_pointer_declarator':
+          t = { k: 'ptr', to: t };
+          suffix += ' *';
+          cur = cur.childForFieldName('declarator');
+          break;
+        case 'array_declarator':
+        case 'abstract_array_declarator': {
+          const size = cur.childForFieldName('size');
+          t = { k: 'array', of: t, len: size ? size.text : null };
+          // Inner array declarators are the outer dimensions: prepend.
+          arrays = `[${size ? size.text : ''}]` + arrays;
+          cur = cur.childForFieldName('declarator');
+          break;
+        }
+        case 'function_declarator':
+        case 'abstract_function_declarator':
+          t = { k: 'func' };
+          suffix += ' ()';
+          cur = cur.childForFieldName('declarator');
+          break;
+        case 'parenthesized_declarator':
+        case 'abstract_parenthesized_declarator':
+        case 'attributed_declarator':
+          cur = cur.namedChildren.find((c) => c && c.type !== 'attribute_specifier' && c.type !== 'attribute_declaration') ?? null;
+          break;
+        case 'field_identifier':
+        case 'identifier':
+        case 'type_identifier':
+          return { name: cur.text, type: t, suffix: suffix + arrays };
+        default:
+          return { type: t, suffix: suffix + arrays };
+      }
+    }
+    return { type: t, suffix: suffix + arrays };
+  }
+
+  private typeText(typeNode: Node): string {
+    if ((typeNode.type === 'struct_specifier' || typeNode.type === 'union_specifier' || typeNode.type === 'enum_specifier')) {
+      const kw = typeNode.type.replace('_specifier', '');
+      const name = typeNode.childForFieldName('name');
+      return name ? `${kw} ${name.text}` : `${kw} {...}`;
+    }
+    return typeNode.text.replace(/\s+/g, ' ').trim();
+  }
+
+  private typeExpr(typeNode: Node, owner: Node, nested = false): TypeExpr {
+    switch (typeNode.type) {
+      case 'primitive_type': {
+        const prim = normalisePrimitive([typeNode.text]);
+        return prim ? { k: 'prim', name: prim } : { k: 'name', name: typeNode.text };
+      }
+      case 'sized_type_specifier': {
+        const words = typeNode.text.split(/\s+/).filter((w) => w && w !== 'const' && w !== 'volatile');
+        const prim = normalisePrimitive(words);
+        if (prim) return { k: 'prim', name: prim };
+        return { k: 'unknown', text: typeNode.text };
+      }
+      case 'type_identifier':
+        return typeNode.text === '_Bool' || typeNode.text === 'bool' ? { k: 'prim', name: '_Bool' } : { k: 'name', name: typeNode.text };
+      case 'struct_specifier':
+      case 'union_specifier':
+      case 'enum_specifier': {
+        const decl = this.tagged(typeNode, owner, nested);
+        const tag = decl.kind;
+        return { k: 'tag', tag, name: decl.tag, decl: typeNode.childForFieldName('body') ? decl : undefined };
+      }
+      case 'macro_type_specifier':
+        return { k: 'unknown', text: typeNode.text };
+      default:
+        return { k: 'unknown', text: typeNode.text };
+    }
+  }
+
+  private typedef(node: Node): void {
+    const typeNode = node.childForFieldName('type');
+    if (!typeNode) return;
+    const base = this.typeExpr(typeNode, node);
+    const baseText = this.typeText(typeNode);
+    for (const d of node.childrenForFieldName('declarator')) {
+      if (!d) continue;
+      const { name, type, suffix } = this.applyDeclarator(d, base);
+      if (!name) continue;
+      const attrs: LayoutAttrs = {};
+      // For a typedef of a struct body the attributes went to the struct; the rest are the typedef's.
+      if (!(base.k === 'tag' && base.decl)) {
+        this.applyAttributeSpecifiers(attrs, node.children);
+        this.applyAnnotations(attrs, this.annotationsIn(node.startIndex, node.endIndex));
+      }
+      const nameNode = this.declaratorName(d);
+      const td: TypedefDecl = { name, type, attrs, file: this.file, pos: nameNode ? pos(nameNode) : pos(d), typeText: baseText + suffix };
+      this.model.typedefs.push(td);
+      // A typedef of an anonymous aggregate names it.
+      if (base.k === 'tag' && base.decl && !base.decl.tag && base.decl.kind !== 'enum' && type === base) {
+        const agg = base.decl as AggregateDecl;
+        if (!this.model.aggregates.includes(agg)) this.model.aggregates.push(agg);
+      }
+    }
+  }
+
+  private collectProblems(root: Node): void {
+    const visit = (n: Node, context: string): void => {
+      if (!n.hasError && !n.isMissing) return;
+      let ctx = context;
+      if (n.type === 'function_definition') {
+        const name = this.declaratorName(n.childForFieldName('declarator') ?? n);
+        ctx = `function ${name?.text ?? '(unnamed)'}`;
+      } else if ((n.type === 'struct_specifier' || n.type === 'union_specifier') && n.childForFieldName('name')) {
+        ctx = `${n.type.replace('_specifier', '')} ${n.childForFieldName('name')!.text}`;
+      }
+      if (n.type === 'ERROR') {
+        this.model.problems.push({ pos: pos(n), end: endPos(n), context: ctx });
+        return;
+      }
+      if (n.isMissing) {
+        // `__u32 :3;` is valid C that tree-sitter parses with a missing field name.
+        const next = n.nextSibling;
+        if (n.type === 'field_identifier' && next?.type === 'bitfield_clause') return;
+        this.model.problems.push({ pos: pos(n), end: endPos(n), context: ctx, missing: n.type });
+        return;
+      }
+      for (const c of n.children) if (c) visit(c, ctx);
+    };
+    visit(root, 'top level');
+  }
+}
+
+export function extractModel(file: string, tree: Tree, annotations: BlankedAnnotation[]): FileModel {
+  return new Extractor(file, annotations).run(tree.rootNode);
+}

@@ -1,0 +1,138 @@
+// Name lookup for one translation unit under one ABI: tags, typedefs, enumerators and macros from
+// every file the unit includes, with the kernel's builtin type names as a fallback.
+import kernelC from '../../../../grammars/kernel-c.json';
+import type { MacroTable, Value } from '../preprocess/expr';
+import type { AggregateDecl, EnumDecl, FileModel, LayoutAttrs, TypeExpr, TypedefDecl } from './decls';
+import { normalisePrimitive } from './extract';
+
+type BuiltinSpec = string | { type: string; aligned?: number };
+const builtinSpecs = Object.fromEntries(
+  Object.entries(kernelC.builtinTypes).filter(([k]) => !k.startsWith('$')),
+) as Record<string, BuiltinSpec>;
+
+export interface ResolvedTypedef {
+  type: TypeExpr;
+  attrs: LayoutAttrs;
+  /** Where it came from: a typedef in the tree, a macro used as a type, or vfio-review's builtin table. */
+  origin: 'typedef' | 'macro' | 'builtin';
+  decl?: TypedefDecl;
+}
+
+export class Scope {
+  private tags = new Map<string, AggregateDecl | EnumDecl>();
+  private typedefs = new Map<string, TypedefDecl>();
+  private enumerators = new Map<string, { decl: EnumDecl; index: number }>();
+
+  constructor(models: FileModel[], readonly macros: MacroTable) {
+    for (const m of models) {
+      for (const a of m.aggregates) this.addTag(a);
+      for (const e of m.enums) {
+        this.addTag(e);
+        e.enumerators.forEach((en, index) => {
+          if (!this.enumerators.has(en.name)) this.enumerators.set(en.name, { decl: e, index });
+        });
+      }
+      for (const t of m.typedefs) if (!this.typedefs.has(t.name)) this.typedefs.set(t.name, t);
+    }
+  }
+
+  private addTag(d: AggregateDecl | EnumDecl): void {
+    if (!d.tag) return;
+    const key = `${d.kind} ${d.tag}`;
+    const prev = this.tags.get(key);
+    if (!prev || (!prev.complete && d.complete)) this.tags.set(key, d);
+  }
+
+  tag(kind: 'struct' | 'union' | 'enum', name: string): AggregateDecl | EnumDecl | undefined {
+    return this.tags.get(`${kind} ${name}`);
+  }
+
+  typedef(name: string): TypedefDecl | undefined {
+    return this.typedefs.get(name);
+  }
+
+  enumerator(name: string): { decl: EnumDecl; index: number } | undefined {
+    return this.enumerators.get(name);
+  }
+
+  /** A typedef name, a macro standing for a type (`#define __aligned_u64 __u64 __attribute__(...)`), or a builtin. */
+  resolveName(name: string): ResolvedTypedef | undefined {
+    const td = this.typedefs.get(name);
+    if (td) return { type: td.type, attrs: td.attrs, origin: 'typedef', decl: td };
+    const macro = this.macros.get(name);
+    if (macro && !macro.params) {
+      const parsed = parseTypeText(macro.body);
+      if (parsed && !(parsed.type.k === 'name' && parsed.type.name === name)) return { ...parsed, origin: 'macro' };
+    }
+    const spec = builtinSpecs[name];
+    if (spec !== undefined) {
+      const text = typeof spec === 'string' ? spec : spec.type;
+      const parsed = parseTypeText(text);
+      if (!parsed) return undefined;
+      if (typeof spec !== 'string' && spec.aligned) parsed.attrs.aligned = [String(spec.aligned)];
+      return { ...parsed, origin: 'builtin' };
+    }
+    return undefined;
+  }
+
+  /** Enumerator values for constant expressions; evaluated lazily by the caller's evaluator. */
+  identifierValue(name: string, evalEnum: (decl: EnumDecl) => Map<string, Value>): Value | undefined {
+    const e = this.enumerators.get(name);
+    if (!e) return undefined;
+    return evalEnum(e.decl).get(name);
+  }
+}
+
+/**
+ * Parses a type written as text: `unsigned long`, `struct foo`, `__u64 *`,
+ * `__u64 __attribute__((aligned(8)))`. Returns undefined for anything else (an expression).
+ */
+export function parseTypeText(text: string): { type: TypeExpr; attrs: LayoutAttrs } | undefined {
+  const attrs: LayoutAttrs = {};
+  let rest = text.replace(/__attribute__\s*\(\((.*?)\)\)/g, (_m, inner: string) => {
+    for (const part of splitTop(inner)) {
+      const p = part.trim().replace(/^__(\w+)__/, '$1');
+      if (p === 'packed') attrs.packed = true;
+      else if (p === 'aligned') (attrs.aligned ??= []).push('');
+      else {
+        const am = /^aligned\s*\((.*)\)$/.exec(p);
+        if (am) (attrs.aligned ??= []).push(am[1]);
+      }
+    }
+    return ' ';
+  });
+  rest = rest.replace(/\b(const|volatile|__user|__iomem|__force|__bitwise|__extension__)\b/g, ' ').trim();
+  let stars = 0;
+  while (rest.endsWith('*')) {
+    stars++;
+    rest = rest.slice(0, -1).trim();
+  }
+  let type: TypeExpr | undefined;
+  const tm = /^(struct|union|enum)\s+([A-Za-z_]\w*)$/.exec(rest);
+  if (tm) type = { k: 'tag', tag: tm[1] as 'struct' | 'union' | 'enum', name: tm[2] };
+  else {
+    const words = rest.split(/\s+/).filter(Boolean);
+    const prim = normalisePrimitive(words);
+    if (prim) type = { k: 'prim', name: prim };
+    else if (words.length === 1 && /^[A-Za-z_]\w*$/.test(words[0])) type = { k: 'name', name: words[0] };
+  }
+  if (!type) return undefined;
+  for (let i = 0; i < stars; i++) type = { k: 'ptr', to: type };
+  return { type, attrs };
+}
+
+function splitTop(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const c of s) {
+    if (c === '(') depth++;
+    if (c === ')') depth--;
+    if (c === ',' && depth === 0) {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  out.push(cur);
+  return out;
+}

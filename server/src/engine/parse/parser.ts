@@ -1,0 +1,86 @@
+// web-tree-sitter with the C grammar: loaded once per process (or worker), then parses blanked
+// text. Keeps incremental state for documents so an edit reparses only what changed.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Edit, Language, Parser, type Tree } from 'web-tree-sitter';
+
+let ready: Promise<Parser> | undefined;
+let parserInstance: Parser | undefined;
+
+/** Directories searched for the wasm files: beside the bundle (dist/), then the source tree. */
+function wasmPath(file: string): string {
+  const here = typeof __dirname === 'string' ? __dirname : process.cwd();
+  const candidates = [
+    path.join(here, file),
+    path.join(here, '..', 'grammars', file),
+    path.join(here, '..', '..', '..', '..', 'grammars', file),
+    path.join(here, '..', 'node_modules', 'web-tree-sitter', file),
+  ];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) throw new Error(`vfio-review: cannot find ${file} (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+export function loadParser(): Promise<Parser> {
+  ready ??= (async () => {
+    await Parser.init({ locateFile: (name: string) => wasmPath(name) });
+    const language = await Language.load(wasmPath('tree-sitter-c.wasm'));
+    const parser = new Parser();
+    parser.setLanguage(language);
+    parserInstance = parser;
+    return parser;
+  })();
+  return ready;
+}
+
+export function parser(): Parser {
+  if (!parserInstance) throw new Error('vfio-review: parser used before loadParser() finished');
+  return parserInstance;
+}
+
+/** Parses text from scratch (the tree is the caller's to delete). */
+export function parseText(text: string): Tree {
+  const tree = parser().parse(text);
+  if (!tree) throw new Error('vfio-review: tree-sitter returned no tree');
+  return tree;
+}
+
+function pointAt(text: string, index: number): { row: number; column: number } {
+  let row = 0;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < index; i = text.indexOf('\n', i + 1)) {
+    row++;
+    lineStart = i + 1;
+  }
+  return { row, column: index - lineStart };
+}
+
+/**
+ * Reparses `newText` reusing `old` (built from `oldText`): the changed span is found by common
+ * prefix and suffix and given to tree.edit(), so tree-sitter reuses everything around it. Used for
+ * preprocessor variants, whose edits are not known as ranges. The old tree is deleted.
+ */
+export function reparseByDiff(old: Tree, oldText: string, newText: string): Tree {
+  if (oldText === newText) return old;
+  let start = 0;
+  const max = Math.min(oldText.length, newText.length);
+  while (start < max && oldText.charCodeAt(start) === newText.charCodeAt(start)) start++;
+  let oldEnd = oldText.length;
+  let newEnd = newText.length;
+  while (oldEnd > start && newEnd > start && oldText.charCodeAt(oldEnd - 1) === newText.charCodeAt(newEnd - 1)) {
+    oldEnd--;
+    newEnd--;
+  }
+  old.edit(new Edit({
+    startIndex: start,
+    oldEndIndex: oldEnd,
+    newEndIndex: newEnd,
+    startPosition: pointAt(oldText, start),
+    oldEndPosition: pointAt(oldText, oldEnd),
+    newEndPosition: pointAt(newText, newEnd),
+  }));
+  const tree = parser().parse(newText, old);
+  old.delete();
+  if (!tree) throw new Error('vfio-review: tree-sitter returned no tree');
+  return tree;
+}

@@ -1,0 +1,176 @@
+// Runs the preprocessor's directives of one file and what it includes, for one ABI: macros are
+// defined and undefined in order, `#if` branches evaluated, includes followed. The output is,
+// per file, the text with inactive lines blanked (positions kept), ready to parse; macro bodies
+// are not expanded into the code (the model resolves macros used as types or array lengths).
+import type { Abi } from '../layout/abi';
+import { resolveInclude, type IncludeContext, type SourceStore } from '../workspace';
+import type { Directive } from './directives';
+import { evaluate, EvalError, type MacroTable } from './expr';
+
+export interface FileVariant {
+  path: string;
+  /** Annotation-blanked text with this ABI's inactive lines and conditional directives blanked. */
+  text: string;
+  /** Content hash of the original file. */
+  sourceHash: string;
+  depth: number;
+}
+
+export interface UnitProblem {
+  file: string;
+  line: number;
+  message: string;
+}
+
+export interface UnitResult {
+  abi: Abi;
+  macros: MacroTable;
+  /** Files in first-inclusion order; the main file first. */
+  files: FileVariant[];
+  /** (path, hash) of every file read, to validate a cached result. */
+  inputs: Map<string, string>;
+  problems: UnitProblem[];
+}
+
+const MAX_DEPTH = 40;
+const MAX_FILES = 2000;
+
+interface CondFrame {
+  /** Whether the enclosing region is active. */
+  parent: boolean;
+  /** Whether a branch of this conditional was taken already. */
+  taken: boolean;
+  active: boolean;
+}
+
+export interface UnitOptions {
+  store: SourceStore;
+  include: IncludeContext;
+  /** Macros defined before the file (ABI predefines, __KERNEL__ for kernel code). */
+  predefined: Record<string, string>;
+}
+
+export function preprocessUnit(mainPath: string, opts: UnitOptions): UnitResult {
+  const macros: MacroTable = new Map();
+  for (const [name, body] of Object.entries(opts.predefined)) macros.set(name, { name, body });
+  const result: UnitResult = { abi: opts.include.abi, macros, files: [], inputs: new Map(), problems: [] };
+  const seen = new Map<string, FileVariant>();
+  const stack: string[] = [];
+  const onceFiles = new Set<string>();
+
+  const processFile = (file: string, depth: number): void => {
+    if (stack.includes(file)) return; // include cycle: the guard macro would stop a real compiler too
+    if (onceFiles.has(file)) return;
+    if (depth > MAX_DEPTH || seen.size >= MAX_FILES) {
+      result.problems.push({ file, line: 0, message: `include depth or file limit reached at ${file}` });
+      return;
+    }
+    const src = opts.store.read(file);
+    if (!src) return;
+    result.inputs.set(file, src.hash);
+    const facts = opts.store.factsOf(src);
+    stack.push(file);
+    const inactive: [number, number][] = [];
+    const blankLines: number[] = [];
+    const conds: CondFrame[] = [];
+    let active = true;
+    let inactiveFrom = -1;
+    const setActive = (next: boolean, line: number, endLine: number) => {
+      if (active && !next) inactiveFrom = endLine + 1;
+      else if (!active && next && inactiveFrom >= 0) {
+        inactive.push([inactiveFrom, line - 1]);
+        inactiveFrom = -1;
+      }
+      active = next;
+    };
+    const cond = (d: Directive): boolean => {
+      try {
+        return evaluate(d.text, { macros, preprocessor: true }).v !== 0n;
+      } catch (e) {
+        result.problems.push({ file, line: d.line, message: `cannot evaluate #${d.kind} ${d.text}: ${e instanceof EvalError ? e.message : String(e)}` });
+        return false;
+      }
+    };
+    for (const d of facts.directives) {
+      switch (d.kind) {
+        case 'if': case 'ifdef': case 'ifndef': {
+          const parent = active;
+          const v = parent && (d.kind === 'if' ? cond(d) : d.kind === 'ifdef' ? macros.has(d.text) : !macros.has(d.text));
+          conds.push({ parent, taken: v, active: v });
+          markDirective(blankLines, d);
+          setActive(v, d.line, d.endLine);
+          break;
+        }
+        case 'elif': case 'elifdef': case 'elifndef': {
+          const top = conds[conds.length - 1];
+          markDirective(blankLines, d);
+          if (!top) break;
+          const v = top.parent && !top.taken && (d.kind === 'elif' ? cond(d) : d.kind === 'elifdef' ? macros.has(d.text) : !macros.has(d.text));
+          top.taken ||= v;
+          top.active = v;
+          setActive(v, d.line, d.endLine);
+          break;
+        }
+        case 'else': {
+          const top = conds[conds.length - 1];
+          markDirective(blankLines, d);
+          if (!top) break;
+          const v = top.parent && !top.taken;
+          top.taken = true;
+          top.active = v;
+          setActive(v, d.line, d.endLine);
+          break;
+        }
+        case 'endif': {
+          const top = conds.pop();
+          markDirective(blankLines, d);
+          setActive(top ? top.parent : true, d.line, d.endLine);
+          break;
+        }
+        case 'define':
+          if (active && d.name) macros.set(d.name, { name: d.name, params: d.params, variadic: d.variadic, body: d.body ?? '', file, line: d.line, character: d.character });
+          break;
+        case 'undef':
+          if (active) macros.delete(d.text);
+          break;
+        case 'include':
+          if (active && d.includePath) {
+            const target = resolveInclude(file, d.includePath, !!d.angled, opts.include, opts.store);
+            if (target) processFile(target, depth + 1);
+            else if (depth === 0) result.problems.push({ file, line: d.line, message: `include not found: ${d.includePath}` });
+          }
+          break;
+        case 'other':
+          if (active && /^pragma\s+once\b/.test(d.text)) onceFiles.add(file);
+          break;
+      }
+    }
+    if (!active && inactiveFrom >= 0) inactive.push([inactiveFrom, facts.lineCount - 1]);
+    if (conds.length > 0) result.problems.push({ file, line: facts.lineCount - 1, message: `${conds.length} unterminated #if` });
+    stack.pop();
+    if (!seen.has(file)) {
+      const variant: FileVariant = { path: file, text: blankLinesOf(facts.blank.text, inactive, blankLines), sourceHash: src.hash, depth };
+      seen.set(file, variant);
+      result.files.push(variant);
+    }
+  };
+
+  processFile(mainPath, 0);
+  // The main file is processed last by the recursion; keep it first for callers.
+  result.files.sort((a, b) => (a.path === mainPath ? -1 : b.path === mainPath ? 1 : 0));
+  return result;
+}
+
+function markDirective(lines: number[], d: Directive): void {
+  for (let l = d.line; l <= d.endLine; l++) lines.push(l);
+}
+
+/** Replaces the given lines (inclusive ranges and single lines) with spaces, newlines kept. */
+function blankLinesOf(text: string, ranges: [number, number][], single: number[]): string {
+  if (ranges.length === 0 && single.length === 0) return text;
+  const blank = new Set<number>(single);
+  for (const [a, b] of ranges) for (let l = a; l <= b; l++) blank.add(l);
+  const lines = text.split('\n');
+  for (const l of blank) if (l < lines.length) lines[l] = lines[l].replace(/[^\r]/g, ' ');
+  return lines.join('\n');
+}

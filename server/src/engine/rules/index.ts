@@ -1,0 +1,23 @@
+// Every rule, one file each. The registry is the single list front ends read (help, SARIF, docs).
+import type { RuleInfo } from '../api';
+import { parseIncomplete } from './parse-incomplete';
+import type { Rule } from './rule';
+import { uapiArchDependentLayout } from './uapi-arch-dependent-layout';
+import { uapiImplicitPadding } from './uapi-implicit-padding';
+import { uapiNonFixedType } from './uapi-non-fixed-type';
+
+export const ALL_RULES: Rule[] = [uapiArchDependentLayout, uapiImplicitPadding, uapiNonFixedType, parseIncomplete];
+
+/** Rules reported by front ends rather than by analysis of a file's content. */
+const FRONT_END_RULES: RuleInfo[] = [
+  { id: 'input-skipped', defaultSeverity: 'info', summary: 'A file that was not analysed: binary, unreadable or too large.' },
+];
+
+export const RULES: RuleInfo[] = [
+  ...ALL_RULES.map(({ id, defaultSeverity, summary }) => ({ id, defaultSeverity, summary })),
+  ...FRONT_END_RULES,
+];
+
+export function ruleInfo(id: string): RuleInfo | undefined {
+  return RULES.find((r) => r.id === id);
+}

@@ -1,0 +1,53 @@
+// What a rule sees and how it reports. Rules are pure functions of the analysed file.
+import type { AggregateDecl, FileModel, ParseProblem } from '../model/decls';
+import type { LayoutEngine } from '../layout/compute';
+import type { AbiName, Finding, Range, RelatedLocation, SeveritySetting, TypeLayout } from '../types';
+import type { UnitProblem } from '../preprocess/unit';
+
+export interface RuleContext {
+  file: string;
+  /** The file is a uapi header (by the configured globs). */
+  uapi: boolean;
+  arches: AbiName[];
+  /** Per ABI: every struct/union of the file laid out, in source order. */
+  layouts: Map<AbiName, TypeLayout[]>;
+  /** Per ABI: the file's model and the layout engine of its unit. */
+  models: Map<AbiName, { model: FileModel; engine: LayoutEngine; named: Map<AggregateDecl, string> }>;
+  /** Parse problems of the editor's tree (all preprocessor branches). */
+  parseProblems: ParseProblem[];
+  /** Preprocessor problems of the main file. */
+  unitProblems: UnitProblem[];
+}
+
+export type Report = Omit<Finding, 'severity' | 'file' | 'rule'> & { related?: RelatedLocation[] };
+
+export interface Rule {
+  id: string;
+  defaultSeverity: SeveritySetting;
+  summary: string;
+  /** Only uapi headers, or every C file. */
+  scope: 'uapi' | 'all';
+  run(ctx: RuleContext, report: (r: Report) => void): void;
+}
+
+export function lineRange(line: number, character = 0, length = 0): Range {
+  return { start: { line, character }, end: { line, character: character + length } };
+}
+
+/** "x86_64, arm64 and ppc64le" */
+export function listAbis(abis: string[]): string {
+  if (abis.length <= 1) return abis.join('');
+  return `${abis.slice(0, -1).join(', ')} and ${abis[abis.length - 1]}`;
+}
+
+/** Groups ABIs by a value: [[value, [abis]]], in the order the ABIs were given. */
+export function groupByValue<T>(arches: AbiName[], valueOf: (abi: AbiName) => T): [T, AbiName[]][] {
+  const groups: [T, AbiName[]][] = [];
+  for (const a of arches) {
+    const v = valueOf(a);
+    const g = groups.find(([gv]) => gv === v);
+    if (g) g[1].push(a);
+    else groups.push([v, [a]]);
+  }
+  return groups;
+}

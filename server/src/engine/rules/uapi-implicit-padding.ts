@@ -1,0 +1,52 @@
+// Padding the compiler inserts is not zeroed by userspace and not checked by the kernel: it can
+// leak kernel memory on copy_to_user and cannot be given a meaning later. uapi structs spell
+// every byte out (`__u32 reserved;`, `__u8 pad[4];`).
+import { groupByValue, lineRange, listAbis, type Rule } from './rule';
+
+export const uapiImplicitPadding: Rule = {
+  id: 'uapi-implicit-padding',
+  defaultSeverity: 'warning',
+  summary: 'Holes or tail padding in a uapi struct that are not spelled out as members.',
+  scope: 'uapi',
+  run(ctx, report) {
+    const seen = new Set<string>();
+    for (const arch of ctx.arches) {
+      for (const type of ctx.layouts.get(arch) ?? []) {
+        for (const hole of type.holes) {
+          const key = `${type.name}\0${hole.tail ? 'tail' : hole.after ?? ''}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          // The same hole (by position in the member list) on every ABI that has it.
+          const has = groupByValue(ctx.arches, (a) => {
+            const t = ctx.layouts.get(a)?.find((x) => x.name === type.name);
+            const h = t?.holes.find((x) => (hole.tail ? x.tail : !x.tail && x.after === hole.after));
+            return h ? `${h.size} byte${h.size === 1 ? '' : 's'} at offset ${h.offset}` : '';
+          }).filter(([v]) => v !== '');
+          const where = has.map(([v, abis]) => `${v} on ${listAbis(abis)}`).join(', ');
+          const next = hole.tail ? undefined : nextMember(type.members, hole.after);
+          if (hole.tail) {
+            const last = type.members.filter((m) => !m.path.includes('.')).pop();
+            const line = type.endLine;
+            report({
+              range: last ? lineRange(line, 0, 1) : lineRange(type.line, type.character),
+              message: `${type.name}: ${where} of implicit tail padding after '${hole.after ?? 'the last member'}'; add an explicit member (e.g. __u32 __reserved;) so every byte is defined.`,
+            });
+          } else {
+            const at = next ?? type.members[0];
+            report({
+              range: at ? lineRange(at.line, at.character, at.path.split('.').pop()!.length) : lineRange(type.line, type.character),
+              message: `${type.name}: ${where} of implicit padding ${hole.after ? `between '${hole.after}' and '${at?.path}'` : `before '${at?.path}'`}; add an explicit padding member or reorder.`,
+            });
+          }
+        }
+      }
+    }
+  },
+};
+
+function nextMember<T extends { path: string; offset: number | null }>(members: T[], after: string | undefined): T | undefined {
+  const i = members.findIndex((m) => m.path === after);
+  // Skip members nested in the one the hole follows (`hdr.a` after `hdr`).
+  for (let j = i + 1; j < members.length; j++) if (!after || !members[j].path.startsWith(after + '.')) return members[j];
+  return undefined;
+}

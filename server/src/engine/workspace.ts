@@ -1,0 +1,204 @@
+// The files the engine reads: the kernel tree root, the editor's open documents shadowing the
+// disk, include resolution per ABI, and per-content caches (blanking and directive scans do not
+// depend on the ABI, so they are computed once per file content).
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { blankKernelC, type BlankResult } from './parse/blank';
+import { scanDirectives, type Directive } from './preprocess/directives';
+import type { Abi } from './layout/abi';
+
+/** Files larger than this are not analysed (a generated table, not a header to review). */
+export const MAX_FILE_BYTES = 8 * 1024 * 1024;
+
+/** Walks up from `start` to a folder that looks like a kernel tree (include/uapi and Kbuild or MAINTAINERS). */
+export function findKernelRoot(start: string): string | undefined {
+  let dir = path.resolve(start);
+  try {
+    if (!statSync(dir).isDirectory()) dir = path.dirname(dir);
+  } catch {
+    dir = path.dirname(dir);
+  }
+  for (;;) {
+    if (isDir(path.join(dir, 'include', 'uapi')) && (isFile(path.join(dir, 'Kbuild')) || isFile(path.join(dir, 'MAINTAINERS')))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export interface SourceFile {
+  path: string;
+  text: string;
+  hash: string;
+}
+
+/** A file's ABI-independent facts, cached by content hash. */
+export interface FileFacts {
+  hash: string;
+  blank: BlankResult;
+  directives: Directive[];
+  lineCount: number;
+}
+
+export function hashText(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
+}
+
+export class SourceStore {
+  private overlay = new Map<string, SourceFile>();
+  private disk = new Map<string, { mtimeMs: number; size: number; file: SourceFile | undefined }>();
+  private facts = new Map<string, FileFacts>();
+
+  setOverlay(file: string, text: string): SourceFile {
+    const f = { path: file, text, hash: hashText(text) };
+    this.overlay.set(file, f);
+    return f;
+  }
+
+  clearOverlay(file: string): void {
+    this.overlay.delete(file);
+  }
+
+  isOpen(file: string): boolean {
+    return this.overlay.has(file);
+  }
+
+  /** The overlay's text, else the disk's (re-read when its mtime or size changed). */
+  read(file: string): SourceFile | undefined {
+    const o = this.overlay.get(file);
+    if (o) return o;
+    let st;
+    try {
+      st = statSync(file);
+    } catch {
+      return undefined;
+    }
+    if (!st.isFile() || st.size > MAX_FILE_BYTES) return undefined;
+    const cached = this.disk.get(file);
+    if (cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size) return cached.file;
+    let f: SourceFile | undefined;
+    try {
+      const text = readFileSync(file, 'utf8');
+      f = text.includes('\0') ? undefined : { path: file, text, hash: hashText(text) };
+    } catch {
+      f = undefined;
+    }
+    this.disk.set(file, { mtimeMs: st.mtimeMs, size: st.size, file: f });
+    return f;
+  }
+
+  factsOf(file: SourceFile): FileFacts {
+    let f = this.facts.get(file.hash);
+    if (!f) {
+      f = { hash: file.hash, blank: blankKernelC(file.text), directives: scanDirectives(file.text), lineCount: countLines(file.text) };
+      if (this.facts.size > 5000) this.facts.clear();
+      this.facts.set(file.hash, f);
+    }
+    return f;
+  }
+}
+
+function countLines(text: string): number {
+  let n = 1;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** True for files under include/uapi or arch/<arch>/include/uapi (by default), relative to the root. */
+export function isUnder(rel: string, globs: string[]): boolean {
+  const norm = rel.split(path.sep).join('/');
+  return globs.some((g) => globToRegExp(g).test(norm));
+}
+
+const globCache = new Map<string, RegExp>();
+
+/** `**` matches across folders, `*` within one, `?` one character, `{a,b}` alternatives. */
+export function globToRegExp(glob: string): RegExp {
+  let re = globCache.get(glob);
+  if (re) return re;
+  let src = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '*' && glob[i + 1] === '*') {
+      src += '.*';
+      i++;
+      if (glob[i + 1] === '/') i++;
+    } else if (c === '*') src += '[^/]*';
+    else if (c === '?') src += '[^/]';
+    else if (c === '{') {
+      const close = glob.indexOf('}', i);
+      if (close < 0) src += '\\{';
+      else {
+        src += '(?:' + glob.slice(i + 1, close).split(',').map(escapeRe).join('|') + ')';
+        i = close;
+      }
+    } else src += escapeRe(c);
+  }
+  re = new RegExp('^' + src + '$');
+  globCache.set(glob, re);
+  return re;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.+^${}()|[\]\\*?]/g, '\\$&');
+}
+
+export interface IncludeContext {
+  root?: string;
+  abi: Abi;
+  /** uapi mode: only uapi include folders, as userspace sees the headers after headers_install. */
+  uapi: boolean;
+  extra: string[];
+}
+
+/** The folders `<...>` includes are searched in, for one ABI. */
+export function includeDirs(ctx: IncludeContext): string[] {
+  if (!ctx.root) return ctx.extra;
+  const r = ctx.root;
+  const arch = ctx.abi.archDir;
+  const uapiDirs = [path.join(r, 'include/uapi'), path.join(r, 'arch', arch, 'include/uapi'), path.join(r, 'arch', arch, 'include/generated/uapi'), path.join(r, 'include/generated/uapi')];
+  const kernelDirs = [path.join(r, 'arch', arch, 'include'), path.join(r, 'arch', arch, 'include/generated'), path.join(r, 'include')];
+  const extra = ctx.extra.map((e) => (path.isAbsolute(e) ? e : path.join(r, e)));
+  return ctx.uapi ? [...uapiDirs, ...extra] : [...kernelDirs, ...uapiDirs, ...extra];
+}
+
+/**
+ * Resolves an include. `<asm/x.h>` falls back to asm-generic when the arch has no header of its
+ * own (the kernel generates such wrappers at build time; there is no build here).
+ */
+export function resolveInclude(from: string, spec: string, angled: boolean, ctx: IncludeContext, store: SourceStore): string | undefined {
+  if (spec.includes('\0') || path.isAbsolute(spec)) return undefined;
+  const candidates: string[] = [];
+  if (!angled) candidates.push(path.join(path.dirname(from), spec));
+  for (const d of includeDirs(ctx)) candidates.push(path.join(d, spec));
+  if (ctx.root && spec.startsWith('asm/')) {
+    const rest = spec.slice(4);
+    if (!ctx.uapi) candidates.push(path.join(ctx.root, 'include/asm-generic', rest));
+    candidates.push(path.join(ctx.root, 'include/uapi/asm-generic', rest));
+  }
+  for (const c of candidates) {
+    // Never leave the tree through `..` in an include.
+    if (ctx.root && !c.startsWith(ctx.root + path.sep) && !ctx.extra.some((e) => path.isAbsolute(e) && c.startsWith(e))) {
+      if (!c.startsWith(path.dirname(from) + path.sep)) continue;
+    }
+    if (store.read(c)) return c;
+  }
+  return undefined;
+}

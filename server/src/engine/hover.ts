@@ -198,8 +198,11 @@ function renderType(a: Analyser, file: string, layouts: Map<AbiName, TypeLayout>
     lines.push(`| ${abis.join(', ')} | ${fmt(l.size)} | ${fmt(l.align)} | ${l.holes.length ? `${holeBytes} bytes in ${l.holes.length}` : 'none'} |`);
   }
   const differing = first.members.filter((m) => groups(layouts, (l) => fmt(l.members.find((x) => x.path === m.path)?.offset)).length > 1);
-  if (byLayout.length > 1 || differing.length) {
+  const bySize = groups(layouts, (l) => fmt(l.size));
+  if (bySize.length > 1 || differing.length) {
     lines.push('', `⚠ **layout differs between ABIs**${differing.length ? `: ${differing.map((m) => `\`${m.path}\``).join(', ')} move` : ''}`);
+  } else if (byLayout.length > 1) {
+    lines.push('', `alignment differs between ABIs (size and offsets agree): ${groups(layouts, (l) => fmt(l.align)).map(([al, abis]) => `${al} on ${abis.join(', ')}`).join('; ')}`);
   } else lines.push('', `same layout on ${[...layouts.keys()].join(', ')}`);
   if (first.unknown.length) lines.push('', `layout incomplete: ${first.unknown.join('; ')}`);
   lines.push('', '```c', ...pahole(first), '```');
@@ -233,7 +236,8 @@ function renderMember(layouts: Map<AbiName, TypeLayout>, path: string): string |
     const [off, size, align, bitSize, bitOffset] = key.split('|');
     lines.push(`| ${abis.join(', ')} | ${off}${bitSize ? ` (bit ${bitOffset}, ${bitSize} bits)` : ''} | ${size} | ${align} |`);
   }
-  if (byPlace.length > 1) lines.push('', `⚠ **offset differs between ABIs** (${byPlace.map(([k, abis]) => `${k.split('|')[0]} on ${abis.join(', ')}`).join('; ')})`);
+  const byOffset = groups(layouts, (l) => fmt(l.members.find((x) => x.path === path)?.offset));
+  if (byOffset.length > 1) lines.push('', `⚠ **offset differs between ABIs** (${byOffset.map(([off, abis]) => `${off} on ${abis.join(', ')}`).join('; ')})`);
   const around = holesAround(first, member);
   if (around.length) lines.push('', around.join('\n\n'));
   if (member.unknown) lines.push('', `layout unknown: ${member.unknown}`);

@@ -5,3 +5,9 @@ export { createEngine } from './analyser';
 export { RULES, ruleInfo } from './rules';
 export { ALL_ABIS, isAbiName } from './layout/abi';
 export { findKernelRoot } from './workspace';
+// Building blocks, exported for tests and for tools built on the engine (benchmarks).
+export { blankKernelC } from './parse/blank';
+export { evaluate, tryEvaluate } from './preprocess/expr';
+export { scanDirectives } from './preprocess/directives';
+export { globToRegExp } from './workspace';
+export { Analyser } from './analyser';

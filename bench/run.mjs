@@ -1,0 +1,535 @@
+#!/usr/bin/env node
+// Benchmarks of vfio-review on a real kernel tree (Debian's linux-source-6.12):
+//  (a) the language server: cold time to the first diagnostics, didChange -> publishDiagnostics
+//      latency over scripted edits, hover latency, and the server's memory;
+//  (b) the CLI: wall time of `check` on two real uapi headers.
+// It prints one table and writes bench/results.json. Measurements only: nothing here fails on a
+// time, and the tests never time anything.
+//
+// Usage: node bench/run.mjs [--install] [--kernel DIR] [--edits N] [--hovers N] [--runs N]
+//                           [--file REL] [--out FILE]
+// `npm run bench` builds first. Nothing is installed unless --install is given.
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+// The JSON-RPC client side of LSP (a devDependency); CommonJS, hence require.
+const rpc = require('vscode-languageserver-protocol/node');
+
+const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const KERNEL_VERSION = '6.12';
+const kernelSrcScript = path.resolve(repo, '..', 'shared', 'scripts', 'kernel-src');
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+function parseArgs(argv) {
+  const opts = {
+    install: false,
+    kernel: undefined,
+    edits: 200,
+    hovers: 200,
+    runs: 5,
+    file: 'drivers/vfio/pci/vfio_pci_core.c',
+    headers: ['include/uapi/linux/vfio.h', 'include/uapi/linux/iommufd.h'],
+    out: path.join(repo, 'bench', 'results.json'),
+    timeoutMs: 120_000,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${a} needs a value`);
+      return v;
+    };
+    const int = () => {
+      const n = Number(val());
+      if (!Number.isInteger(n) || n < 0) usage(`${a} needs a whole number`);
+      return n;
+    };
+    switch (a) {
+      case '--install': opts.install = true; break;
+      case '--kernel': opts.kernel = path.resolve(val()); break;
+      case '--edits': opts.edits = int(); break;
+      case '--hovers': opts.hovers = int(); break;
+      case '--runs': opts.runs = Math.max(1, int()); break;
+      case '--file': opts.file = val(); break;
+      case '--out': opts.out = path.resolve(val()); break;
+      case '-h': case '--help': usage(); break;
+      default: usage(`unknown argument '${a}'`);
+    }
+  }
+  // An even number of edits leaves the document as it was (each insert is undone by a delete).
+  if (opts.edits % 2) opts.edits++;
+  return opts;
+}
+
+function usage(error) {
+  const text = `usage: node bench/run.mjs [--install] [--kernel DIR] [--edits N] [--hovers N] [--runs N] [--file REL] [--out FILE]
+
+Needs an extracted Debian linux-source-${KERNEL_VERSION} tree, made by
+  ../shared/scripts/kernel-src ${KERNEL_VERSION}
+(which apt-installs linux-source-${KERNEL_VERSION} if it is missing). --install runs that for you;
+--kernel DIR uses a tree you already have. Build first (npm run build), or use npm run bench.`;
+  if (error) {
+    console.error(`bench: ${error}\n\n${text}`);
+    process.exit(2);
+  }
+  console.log(text);
+  process.exit(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kernel tree
+
+function cachedKernelDir() {
+  const base = process.env.KERNEL_SRC_CACHE || path.join(os.homedir(), '.cache', 'kernel-src');
+  return path.join(base, KERNEL_VERSION);
+}
+
+function findKernel(opts) {
+  if (opts.kernel) {
+    if (!existsSync(path.join(opts.kernel, opts.file))) {
+      console.error(`bench: ${opts.kernel} has no ${opts.file}; is it a kernel tree?`);
+      process.exit(2);
+    }
+    return opts.kernel;
+  }
+  const cached = cachedKernelDir();
+  if (existsSync(path.join(cached, '.complete'))) return cached;
+  if (!opts.install) {
+    console.error(`bench: needs the Linux ${KERNEL_VERSION} sources (Debian package linux-source-${KERNEL_VERSION}),
+extracted to ${cached}, and they are not there.
+
+Extract them with
+  ${path.relative(process.cwd(), kernelSrcScript) || kernelSrcScript} ${KERNEL_VERSION}
+(it runs apt-get install linux-source-${KERNEL_VERSION} when the package is missing), or run the
+benchmark with --install to let it do that, or pass --kernel DIR for a tree you already have.`);
+    process.exit(2);
+  }
+  if (!existsSync(kernelSrcScript)) {
+    console.error(`bench: ${kernelSrcScript} is missing (it comes with the project's shared folder).`);
+    process.exit(2);
+  }
+  console.error(`bench: extracting linux-source-${KERNEL_VERSION} with ${kernelSrcScript} (may apt-get install it) ...`);
+  const r = spawnSync(kernelSrcScript, [KERNEL_VERSION], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`bench: ${kernelSrcScript} failed (exit ${r.status})`);
+    process.exit(2);
+  }
+  const dir = r.stdout.trim().split('\n').pop();
+  if (!dir || !existsSync(path.join(dir, opts.file))) {
+    console.error(`bench: ${kernelSrcScript} printed '${dir}', which has no ${opts.file}`);
+    process.exit(2);
+  }
+  return dir;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and process facts
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  // Nearest rank: the smallest value with at least p% of the samples at or below it.
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1];
+}
+
+function summarize(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  return {
+    n: s.length,
+    p50: round(percentile(s, 50)),
+    p95: round(percentile(s, 95)),
+    p99: round(percentile(s, 99)),
+    max: round(s.length ? s[s.length - 1] : null),
+  };
+}
+
+function median(samples) {
+  return round(percentile([...samples].sort((a, b) => a - b), 50));
+}
+
+function round(x) {
+  return x === null || x === undefined ? null : Math.round(x * 10) / 10;
+}
+
+/** Resident memory of a process in MiB, from /proc (Linux only). */
+function rssMiB(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round((Number(m[1]) / 1024) * 10) / 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+const now = () => performance.now();
+
+// ---------------------------------------------------------------------------------------------
+// Edit and hover positions in the benchmarked file
+
+/**
+ * Lines inside function bodies that hold a plain statement: indented by a tab, ending in ';',
+ * not a comment or a preprocessor line. An edit there is what typing in a driver looks like.
+ */
+function statementLines(lines) {
+  const out = [];
+  let inComment = false;
+  let depth = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const t = line.trim();
+    if (inComment) {
+      if (t.includes('*/')) inComment = false;
+      continue;
+    }
+    if (t.startsWith('/*') && !t.includes('*/')) {
+      inComment = true;
+      continue;
+    }
+    if (t.startsWith('#')) continue;
+    if (depth > 0 && /^\t+[a-z_]/.test(line) && t.endsWith(';') && !t.startsWith('//')) out.push(i);
+    // Brace depth from the top level; good enough for kernel style, where a function body's
+    // '{' is on a line of its own.
+    for (const c of line.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\/\*.*?\*\/|\/\/.*$/g, '')) {
+      if (c === '{') depth++;
+      else if (c === '}') depth = Math.max(0, depth - 1);
+    }
+  }
+  return out;
+}
+
+function spread(items, n) {
+  if (items.length === 0 || n === 0) return [];
+  if (items.length <= n) return Array.from({ length: n }, (_, i) => items[i % items.length]);
+  return Array.from({ length: n }, (_, i) => items[Math.floor((i * items.length) / n)]);
+}
+
+/** Identifier positions worth hovering: members (after -> or .), struct names, sizeof operands. */
+function hoverTargets(lines) {
+  const kinds = { member: [], struct: [], sizeof: [] };
+  const patterns = [
+    ['member', /(?:->|\.)([A-Za-z_]\w*)/g],
+    ['struct', /\bstruct\s+([A-Za-z_]\w*)/g],
+    ['sizeof', /\bsizeof\s*\(\s*(?:struct\s+)?\*?([A-Za-z_]\w*)/g],
+  ];
+  let inComment = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const t = line.trim();
+    if (inComment) {
+      if (t.includes('*/')) inComment = false;
+      continue;
+    }
+    if (t.startsWith('/*') && !t.includes('*/')) {
+      inComment = true;
+      continue;
+    }
+    if (t.startsWith('*') || t.startsWith('//') || t.startsWith('#include')) continue;
+    for (const [kind, re] of patterns) {
+      re.lastIndex = 0;
+      let m;
+      while ((m = re.exec(line))) {
+        const character = m.index + m[0].length - m[1].length;
+        // The middle of the identifier, as a pointer would be.
+        kinds[kind].push({ kind, line: i, character: character + Math.floor(m[1].length / 2), name: m[1] });
+      }
+    }
+  }
+  return kinds;
+}
+
+function pickHovers(kinds, n) {
+  // A third of each kind when there are enough, spread over the file.
+  const each = Math.ceil(n / 3);
+  const picked = [...spread(kinds.member, each), ...spread(kinds.struct, each), ...spread(kinds.sizeof, each)];
+  return picked.slice(0, n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) the language server
+
+async function benchServer(kernel, opts) {
+  const serverJs = path.join(repo, 'dist', 'server.js');
+  const file = path.join(kernel, opts.file);
+  const uri = pathToFileURL(file).href;
+  const text = readFileSync(file, 'utf8');
+  const lines = text.split('\n');
+  const settings = { root: kernel, debounceMs: 0 };
+
+  const child = spawn(process.execPath, [serverJs, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], cwd: repo });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    if (stderr.length > 64 * 1024) stderr = stderr.slice(-32 * 1024);
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  let exitInfo;
+  exited.then((e) => (exitInfo = e));
+
+  const conn = rpc.createProtocolConnection(new rpc.StreamMessageReader(child.stdout), new rpc.StreamMessageWriter(child.stdin));
+
+  // Every publishDiagnostics for our file, in order, with the time it arrived.
+  const published = [];
+  let waiter;
+  conn.onNotification(rpc.PublishDiagnosticsNotification.type, (p) => {
+    if (p.uri !== uri) return;
+    published.push({ at: now(), version: p.version, count: p.diagnostics.length, diagnostics: p.diagnostics });
+    if (waiter && waiter.test(published[published.length - 1])) {
+      const w = waiter;
+      waiter = undefined;
+      w.resolve(published[published.length - 1]);
+    }
+  });
+  // Requests the server may send to a client.
+  conn.onRequest(rpc.ConfigurationRequest.type, (p) => p.items.map((it) => (it.section === 'vfioReview' || !it.section ? settings : null)));
+  conn.onRequest(rpc.RegistrationRequest.type, () => null);
+  conn.onRequest(rpc.UnregistrationRequest.type, () => null);
+  conn.onRequest(rpc.WorkDoneProgressCreateRequest.type, () => null);
+  conn.onRequest(rpc.ShowMessageRequest.type, () => null);
+  conn.onNotification(() => {});
+  conn.listen();
+
+  /** Waits for the next publishDiagnostics matching `test` that arrives after `since`. */
+  function waitPublish(since, test, what) {
+    const found = published.find((p) => p.at >= since && test(p));
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiter = undefined;
+        reject(new Error(`no publishDiagnostics for ${what} within ${opts.timeoutMs} ms${exitInfo ? ` (server exited: ${JSON.stringify(exitInfo)})` : ''}`));
+      }, opts.timeoutMs);
+      waiter = {
+        test: (p) => p.at >= since && test(p),
+        resolve: (p) => {
+          clearTimeout(timer);
+          resolve(p);
+        },
+      };
+    });
+  }
+
+  const result = { file: opts.file };
+  try {
+    const tInit = now();
+    const init = await conn.sendRequest(rpc.InitializeRequest.type, {
+      processId: process.pid,
+      rootUri: pathToFileURL(kernel).href,
+      workspaceFolders: [{ uri: pathToFileURL(kernel).href, name: path.basename(kernel) }],
+      initializationOptions: { vfioReview: settings },
+      capabilities: {
+        workspace: { configuration: true, workspaceFolders: true, didChangeConfiguration: { dynamicRegistration: false } },
+        textDocument: {
+          synchronization: { dynamicRegistration: false, didSave: false },
+          publishDiagnostics: { versionSupport: true, relatedInformation: true },
+          hover: { contentFormat: ['markdown', 'plaintext'] },
+        },
+        window: { workDoneProgress: false },
+      },
+    });
+    result.initializeMs = round(now() - tInit);
+    const syncKind = init.capabilities.textDocumentSync;
+    const incremental = (typeof syncKind === 'number' ? syncKind : syncKind?.change) === rpc.TextDocumentSyncKind.Incremental;
+    result.incrementalSync = incremental;
+    conn.sendNotification(rpc.InitializedNotification.type, {});
+
+    // Cold: open the file, wait for its first diagnostics (engine start, includes, all ABIs).
+    let version = 1;
+    const tOpen = now();
+    conn.sendNotification(rpc.DidOpenTextDocumentNotification.type, {
+      textDocument: { uri, languageId: 'c', version, text },
+    });
+    const first = await waitPublish(tOpen, () => true, 'didOpen');
+    result.coldFirstDiagnosticsMs = round(first.at - tOpen);
+    result.diagnosticsOnOpen = first.count;
+    result.diagnosticRules = countRules(first.diagnostics);
+    result.rssAfterOpenMiB = rssMiB(child.pid);
+
+    // Incremental edits: insert a space at the start of a statement, then delete it.
+    const editLines = spread(statementLines(lines), opts.edits / 2);
+    const editSamples = [];
+    for (const line of editLines) {
+      const indent = /^\t*/.exec(lines[line])[0].length;
+      const at = { line, character: indent };
+      for (const change of [
+        { range: { start: at, end: at }, text: ' ' },
+        { range: { start: at, end: { line, character: indent + 1 } }, text: '' },
+      ]) {
+        version++;
+        const v = version;
+        const params = incremental
+          ? { textDocument: { uri, version: v }, contentChanges: [change] }
+          : { textDocument: { uri, version: v }, contentChanges: [{ text: applyChange(lines, change) }] };
+        const t = now();
+        conn.sendNotification(rpc.DidChangeTextDocumentNotification.type, params);
+        // With a version in the notification, wait for that version; otherwise for the next one.
+        const p = await waitPublish(t, (p) => p.version === undefined || p.version === null || p.version >= v, `edit ${v}`);
+        editSamples.push(p.at - t);
+      }
+    }
+    result.edits = summarize(editSamples);
+    result.rssAfterEditsMiB = rssMiB(child.pid);
+
+    // Hovers on the (restored) document.
+    const targets = pickHovers(hoverTargets(lines), opts.hovers);
+    const hoverSamples = [];
+    let answered = 0;
+    const byKind = {};
+    const timed = [];
+    for (const h of targets) {
+      const t = now();
+      const r = await conn.sendRequest(rpc.HoverRequest.type, { textDocument: { uri }, position: { line: h.line, character: h.character } });
+      const ms = now() - t;
+      hoverSamples.push(ms);
+      timed.push({ ms: round(ms), kind: h.kind, name: h.name, line: h.line + 1, character: h.character + 1, answered: !!r });
+      byKind[h.kind] ??= { asked: 0, answered: 0 };
+      byKind[h.kind].asked++;
+      if (r) {
+        answered++;
+        byKind[h.kind].answered++;
+      }
+    }
+    // The slowest positions (1-based line:column), to find what a slow hover computes.
+    const slowest = timed.sort((a, b) => b.ms - a.ms).slice(0, 5);
+    // The first hover may load the headers the file includes (a cold cost); keep it visible.
+    result.hovers = { ...summarize(hoverSamples), firstMs: round(hoverSamples[0] ?? null), answered, byKind, slowest };
+    result.rssAfterHoversMiB = rssMiB(child.pid);
+
+    await conn.sendRequest(rpc.ShutdownRequest.type);
+    conn.sendNotification(rpc.ExitNotification.type);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  } catch (err) {
+    result.error = err instanceof Error ? err.message : String(err);
+    if (stderr.trim()) result.serverStderr = stderr.trim().split('\n').slice(-20).join('\n');
+  } finally {
+    conn.dispose();
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+  }
+  return result;
+}
+
+/** The full text after one change, for a server that only takes whole documents. */
+function applyChange(lines, change) {
+  const copy = [...lines];
+  const { start, end } = change.range;
+  const l = copy[start.line];
+  copy[start.line] = l.slice(0, start.character) + change.text + l.slice(end.character);
+  // Keep `lines` in step: the caller edits in insert/delete pairs on one line.
+  lines[start.line] = copy[start.line];
+  return copy.join('\n');
+}
+
+function countRules(diagnostics) {
+  const out = {};
+  for (const d of diagnostics) {
+    const rule = typeof d.code === 'string' ? d.code : String(d.code ?? d.source ?? '?');
+    out[rule] = (out[rule] ?? 0) + 1;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) the CLI
+
+function benchCli(kernel, opts) {
+  const cliJs = path.join(repo, 'dist', 'cli.js');
+  const out = [];
+  for (const header of opts.headers) {
+    const file = path.join(kernel, header);
+    const samples = [];
+    let status;
+    let lines = 0;
+    let error;
+    for (let i = 0; i < opts.runs; i++) {
+      const t = now();
+      const r = spawnSync(process.execPath, [cliJs, 'check', file, '--root', kernel], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      samples.push(now() - t);
+      status = r.status;
+      lines = r.stdout ? r.stdout.split('\n').filter((l) => l.trim()).length : 0;
+      // 0: no findings at the failing level, 1: findings; anything else is a failure to report.
+      if (r.status !== 0 && r.status !== 1) {
+        error = `exit ${r.status}${r.signal ? ` (${r.signal})` : ''}: ${(r.stderr || '').trim().split('\n').slice(-5).join(' | ')}`;
+        break;
+      }
+    }
+    out.push({ header, runs: samples.length, medianMs: median(samples), minMs: round(Math.min(...samples)), exitCode: status, outputLines: lines, ...(error ? { error } : {}) });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function gitCommit() {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function fmt(x, unit = 'ms') {
+  return x === null || x === undefined ? '-' : `${x} ${unit}`;
+}
+
+function printTable(results) {
+  const rows = [];
+  const s = results.server;
+  if (s.error) rows.push(['server', 'error', s.error]);
+  if (s.coldFirstDiagnosticsMs !== undefined) rows.push(['server', 'didOpen -> first diagnostics (cold)', `${fmt(s.coldFirstDiagnosticsMs)} (${s.diagnosticsOnOpen} diagnostics)`]);
+  if (s.edits) rows.push(['server', `didChange -> diagnostics, ${s.edits.n} edits`, `p50 ${fmt(s.edits.p50)}  p95 ${fmt(s.edits.p95)}  p99 ${fmt(s.edits.p99)}  max ${fmt(s.edits.max)}`]);
+  if (s.hovers) rows.push(['server', `hover, ${s.hovers.n} positions (${s.hovers.answered} answered)`, `p50 ${fmt(s.hovers.p50)}  p95 ${fmt(s.hovers.p95)}  max ${fmt(s.hovers.max)}  first ${fmt(s.hovers.firstMs)}`]);
+  if (s.hovers?.slowest?.length) rows.push(['server', 'slowest hover', s.hovers.slowest.slice(0, 2).map((h) => `${h.name} (${h.kind}) at ${h.line}:${h.character} ${fmt(h.ms)}`).join(', ')]);
+  if (s.rssAfterOpenMiB !== undefined) rows.push(['server', 'RSS after open / edits / hovers', `${fmt(s.rssAfterOpenMiB, 'MiB')} / ${fmt(s.rssAfterEditsMiB, 'MiB')} / ${fmt(s.rssAfterHoversMiB, 'MiB')}`]);
+  for (const c of results.cli) {
+    rows.push(['cli', `check ${c.header} (median of ${c.runs})`, c.error ? `error: ${c.error}` : `${fmt(c.medianMs)} (exit ${c.exitCode}, ${c.outputLines} lines)`]);
+  }
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  console.log(`\nvfio-review bench — ${results.kernel.version} at ${results.kernel.root}, file ${results.server.file}`);
+  console.log(`node ${results.machine.node}, ${results.machine.cpus} x ${results.machine.cpuModel}, commit ${results.commit ?? '?'}\n`);
+  for (const r of rows) console.log(`${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`);
+  console.log(`\nwritten: ${path.relative(process.cwd(), results.out) || results.out}`);
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  for (const f of ['server.js', 'cli.js']) {
+    if (!existsSync(path.join(repo, 'dist', f))) {
+      console.error(`bench: dist/${f} is missing; run npm run build (npm run bench does).`);
+      process.exit(2);
+    }
+  }
+  const kernel = findKernel(opts);
+  console.error(`bench: kernel tree ${kernel}`);
+
+  console.error(`bench: language server on ${opts.file} (${opts.edits} edits, ${opts.hovers} hovers) ...`);
+  const server = await benchServer(kernel, opts);
+  console.error(`bench: CLI check on ${opts.headers.join(', ')} (${opts.runs} runs each) ...`);
+  const cli = benchCli(kernel, opts);
+
+  const results = {
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    machine: { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', memGiB: Math.round(os.totalmem() / 2 ** 30) },
+    kernel: { version: KERNEL_VERSION, root: kernel },
+    settings: { debounceMs: 0, edits: opts.edits, hovers: opts.hovers, runs: opts.runs },
+    server,
+    cli,
+    out: opts.out,
+  };
+  writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n');
+  printTable(results);
+  // A failure to measure is not a slow measurement: say so with the exit code.
+  if (server.error || cli.some((c) => c.error)) process.exit(1);
+}
+
+main().catch((err) => {
+  console.error(`bench: ${err instanceof Error ? err.stack : err}`);
+  process.exit(1);
+});

@@ -216,7 +216,8 @@ function hoverTargets(lines) {
   const patterns = [
     ['member', /(?:->|\.)([A-Za-z_]\w*)/g],
     ['struct', /\bstruct\s+([A-Za-z_]\w*)/g],
-    ['sizeof', /\bsizeof\s*\(\s*(?:struct\s+)?\*?([A-Za-z_]\w*)/g],
+    // sizeof(struct x) and sizeof(var): this driver writes the second almost everywhere.
+    ['sizeof', /\bsizeof\s*\(\s*(?:(?:struct|union)\s+)?\*?([A-Za-z_]\w*)/g],
   ];
   let inComment = false;
   for (let i = 0; i < lines.length; i++) {
@@ -248,6 +249,8 @@ function pickHovers(kinds, n) {
   // A third of each kind when there are enough, spread over the file.
   const each = Math.ceil(n / 3);
   const picked = [...spread(kinds.member, each), ...spread(kinds.struct, each), ...spread(kinds.sizeof, each)];
+  // Fill up from members when a kind is missing from the file.
+  if (picked.length < n) picked.push(...spread(kinds.member, n - picked.length));
   return picked.slice(0, n);
 }
 

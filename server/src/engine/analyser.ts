@@ -10,7 +10,7 @@ import type { AggregateDecl, FileModel } from './model/decls';
 import { extractModel } from './model/extract';
 import { Scope } from './model/scope';
 import { loadParser, parseText, reparseByDiff } from './parse/parser';
-import { preprocessUnit, type UnitResult } from './preprocess/unit';
+import { preprocessUnit, type FileVariant, type UnitResult } from './preprocess/unit';
 import { ALL_RULES } from './rules';
 import type { RuleContext } from './rules/rule';
 import type { AbiName, Finding, HoverResult, LayoutReport, Position, Severity, TypeLayout } from './types';
@@ -82,7 +82,7 @@ export class Analyser implements AnalysisService {
   openDocument(file: string, text: string, version: number): void {
     this.closeDocument(file);
     const facts = this.store.factsOf(this.store.setOverlay(file, text));
-    this.docs.set(file, { path: file, text, version, blanked: facts.blank.text, tree: parseText(facts.blank.text) });
+    this.docs.set(file, { path: file, text, version, blanked: facts.parseText, tree: parseText(facts.parseText) });
   }
 
   changeDocument(file: string, changes: TextChange[], version: number): void {
@@ -105,9 +105,9 @@ export class Analyser implements AnalysisService {
     const facts = this.store.factsOf(this.store.setOverlay(file, text));
     // Blanking is position-preserving, so the blanked texts differ where the edit was: the
     // diff-based edit gives tree-sitter exactly the changed span.
-    doc.tree = reparseByDiff(doc.tree, doc.blanked, facts.blank.text);
+    doc.tree = reparseByDiff(doc.tree, doc.blanked, facts.parseText);
     doc.text = text;
-    doc.blanked = facts.blank.text;
+    doc.blanked = facts.parseText;
     doc.version = version;
   }
 
@@ -133,7 +133,7 @@ export class Analyser implements AnalysisService {
     if (doc) return fn(doc.tree, doc.text);
     const src = this.store.read(file);
     if (!src) return undefined;
-    const tree = parseText(this.store.factsOf(src).blank.text);
+    const tree = parseText(this.store.factsOf(src).parseText);
     try {
       return fn(tree, src.text);
     } finally {
@@ -143,23 +143,25 @@ export class Analyser implements AnalysisService {
 
   // ---- units -----------------------------------------------------------------------------
 
-  private modelOf(file: string, variantText: string, sourceHash: string): FileModel {
-    const key = `${file}\0${hashText(variantText)}`;
+  private modelOf(v: FileVariant): FileModel {
+    const extras = v.declarations.length || v.attributes.length ? JSON.stringify([v.declarations, v.attributes]) : '';
+    const key = `${v.path}\0${hashText(v.text + extras)}`;
     let model = this.models.get(key);
     if (model) return model;
-    const src = this.store.read(file);
-    const annotations = src && src.hash === sourceHash ? this.store.factsOf(src).blank.annotations : [];
+    const src = this.store.read(v.path);
+    const annotations = src && src.hash === v.sourceHash ? this.store.factsOf(src).blank.annotations : [];
     let tree: Tree;
-    const prev = this.docs.has(file) ? this.variantTrees.get(file) : undefined;
+    const open = this.docs.has(v.path);
+    const prev = open ? this.variantTrees.get(v.path) : undefined;
     if (prev) {
-      tree = reparseByDiff(prev.tree, prev.text, variantText);
-      this.variantTrees.set(file, { text: variantText, tree });
+      tree = reparseByDiff(prev.tree, prev.text, v.text);
+      this.variantTrees.set(v.path, { text: v.text, tree });
     } else {
-      tree = parseText(variantText);
-      if (this.docs.has(file)) this.variantTrees.set(file, { text: variantText, tree });
+      tree = parseText(v.text);
+      if (open) this.variantTrees.set(v.path, { text: v.text, tree });
     }
-    model = extractModel(file, tree, annotations);
-    if (!this.docs.has(file)) tree.delete();
+    model = extractModel(v.path, tree, annotations, v);
+    if (!open) tree.delete();
     if (this.models.size > 20000) this.models.clear();
     this.models.set(key, model);
     return model;
@@ -187,7 +189,7 @@ export class Analyser implements AnalysisService {
       include: { root, abi: spec, uapi, extra: this.options.includePaths ?? [] },
       predefined,
     });
-    const models = result.files.map((f) => this.modelOf(f.path, f.text, f.sourceHash));
+    const models = result.files.map((f) => this.modelOf(f));
     // Definitions of included files come before the includer's uses.
     const scope = new Scope([...models.slice(1), models[0]], result.macros);
     const main = models[0] ?? { file, aggregates: [], enums: [], typedefs: [], problems: [] };
@@ -239,15 +241,23 @@ export class Analyser implements AnalysisService {
     const src = this.store.read(file);
     if (!src) return [];
     const uapi = this.isUapi(file);
-    const parseProblems = this.withTree(file, (tree) => extractModel(file, tree, []).problems) ?? [];
+    // Kernel C is analysed on the editor's tree (all branches); a uapi header on its per-ABI
+    // variants, with macros expanded, so their parse problems are the ones that matter.
+    const parseProblems = uapi ? [] : this.withTree(file, (tree) => extractModel(file, tree, []).problems) ?? [];
     const ctx: RuleContext = { file, uapi, arches: this.arches, layouts: new Map(), models: new Map(), parseProblems, unitProblems: [] };
     if (uapi) {
+      const seen = new Set<string>();
       for (const abi of this.arches) {
         if (token?.isCancellationRequested) return [];
         const unit = this.unit(file, abi);
         ctx.layouts.set(abi, this.typeLayouts(unit));
         ctx.models.set(abi, { model: unit.main, engine: unit.engine, named: unit.named });
         if (abi === this.arches[0]) ctx.unitProblems = unit.result.problems.filter((p) => p.file === file);
+        for (const p of unit.main.problems) {
+          const key = `${p.pos.line}:${p.pos.character}`;
+          if (!seen.has(key)) parseProblems.push(p);
+          seen.add(key);
+        }
       }
     }
     const findings: Finding[] = [];

@@ -6,6 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { blankKernelC, type BlankResult } from './parse/blank';
 import { scanDirectives, type Directive } from './preprocess/directives';
+import { neutraliseDirectives } from './preprocess/neutralise';
 import type { Abi } from './layout/abi';
 
 /** Files larger than this are not analysed (a generated table, not a header to review). */
@@ -54,6 +55,8 @@ export interface FileFacts {
   hash: string;
   blank: BlankResult;
   directives: Directive[];
+  /** What tree-sitter parses: annotations blanked and directives neutralised, positions kept. */
+  parseText: string;
   lineCount: number;
 }
 
@@ -107,7 +110,9 @@ export class SourceStore {
   factsOf(file: SourceFile): FileFacts {
     let f = this.facts.get(file.hash);
     if (!f) {
-      f = { hash: file.hash, blank: blankKernelC(file.text), directives: scanDirectives(file.text), lineCount: countLines(file.text) };
+      const blank = blankKernelC(file.text);
+      const directives = scanDirectives(file.text);
+      f = { hash: file.hash, blank, directives, parseText: neutraliseDirectives(blank.text, directives), lineCount: countLines(file.text) };
       if (this.facts.size > 5000) this.facts.clear();
       this.facts.set(file.hash, f);
     }

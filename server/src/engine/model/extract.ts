@@ -2,11 +2,37 @@
 // type expressions and layout attributes, and the regions tree-sitter could not parse.
 import type { Node, Tree } from 'web-tree-sitter';
 import type { BlankedAnnotation } from '../parse/blank';
+import { parseText } from '../parse/parser';
+import type { MacroAttribute, MacroDeclaration } from '../preprocess/macro-uses';
 import kernelC from '../../../../grammars/kernel-c.json';
 import type { AggregateDecl, EnumDecl, FieldDecl, FileModel, LayoutAttrs, ParseProblem, SourcePos, TypeExpr, TypedefDecl } from './decls';
 
 type LayoutMeaning = { packed?: boolean; alignedArg?: number; alignedUnknown?: string; alignedLargest?: boolean };
 const layoutAnnotations = kernelC.annotations.layout as Record<string, LayoutMeaning>;
+
+/** A blanked annotation or attribute macro with a layout meaning, at its offsets. */
+interface LayoutMark {
+  start: number;
+  end: number;
+  packed?: boolean;
+  aligned?: string[];
+  alignedUnknown?: string;
+}
+
+function marksOf(annotations: BlankedAnnotation[], attributes: MacroAttribute[]): LayoutMark[] {
+  const marks: LayoutMark[] = [];
+  for (const a of annotations) {
+    const meaning = layoutAnnotations[a.name];
+    if (!meaning) continue;
+    const aligned = meaning.alignedArg !== undefined ? [a.args[meaning.alignedArg] ?? ''] : meaning.alignedLargest ? [''] : undefined;
+    marks.push({ start: a.start, end: a.end, packed: meaning.packed, aligned, alignedUnknown: meaning.alignedUnknown });
+  }
+  for (const a of attributes) marks.push({ start: a.start, end: a.end, packed: a.packed || undefined, aligned: a.aligned.length ? a.aligned : undefined });
+  return marks;
+}
+
+/** The wrapper a declaration macro's expansion is parsed in. */
+const EXPANSION_TAG = '__vfio_review_expansion__';
 
 const pos = (n: Node): SourcePos => ({ line: n.startPosition.row, character: n.startPosition.column });
 const endPos = (n: Node): SourcePos => ({ line: n.endPosition.row, character: n.endPosition.column });
@@ -34,12 +60,18 @@ export function normalisePrimitive(words: string[]): string | undefined {
 
 class Extractor {
   readonly model: FileModel;
-  private layoutAnns: BlankedAnnotation[];
-  private claimed = new Set<BlankedAnnotation>();
+  private layoutAnns: LayoutMark[];
+  private claimed = new Set<LayoutMark>();
 
-  constructor(private file: string, annotations: BlankedAnnotation[]) {
+  constructor(
+    private file: string,
+    annotations: BlankedAnnotation[],
+    attributes: MacroAttribute[] = [],
+    private declarations: MacroDeclaration[] = [],
+    private text = '',
+  ) {
     this.model = { file, aggregates: [], enums: [], typedefs: [], problems: [] };
-    this.layoutAnns = annotations.filter((a) => layoutAnnotations[a.name]);
+    this.layoutAnns = marksOf(annotations, attributes);
   }
 
   run(root: Node): FileModel {
@@ -72,20 +104,45 @@ class Extractor {
   }
 
   /** Layout annotations blanked inside [start, end), minus those inside the excluded ranges. */
-  private annotationsIn(start: number, end: number, exclude: [number, number][] = []): BlankedAnnotation[] {
+  private annotationsIn(start: number, end: number, exclude: [number, number][] = []): LayoutMark[] {
     return this.layoutAnns.filter(
       (a) => !this.claimed.has(a) && a.start >= start && a.end <= end && !exclude.some(([s, e]) => a.start >= s && a.end <= e),
     );
   }
 
-  private applyAnnotations(attrs: LayoutAttrs, anns: BlankedAnnotation[]): void {
-    for (const a of anns) {
-      this.claimed.add(a);
-      const meaning = layoutAnnotations[a.name];
-      if (meaning.packed) attrs.packed = true;
-      if (meaning.alignedArg !== undefined) (attrs.aligned ??= []).push(a.args[meaning.alignedArg] ?? '');
-      if (meaning.alignedLargest) (attrs.aligned ??= []).push('');
-      if (meaning.alignedUnknown) attrs.alignedUnknown = meaning.alignedUnknown;
+  private applyAnnotations(attrs: LayoutAttrs, marks: LayoutMark[]): void {
+    for (const m of marks) {
+      this.claimed.add(m);
+      if (m.packed) attrs.packed = true;
+      if (m.aligned) (attrs.aligned ??= []).push(...m.aligned);
+      if (m.alignedUnknown) attrs.alignedUnknown = m.alignedUnknown;
+    }
+  }
+
+  private positionAt(offset: number): SourcePos {
+    let line = 0;
+    let lineStart = 0;
+    for (let i = this.text.indexOf('\n'); i >= 0 && i < offset; i = this.text.indexOf('\n', i + 1)) {
+      line++;
+      lineStart = i + 1;
+    }
+    return { line, character: offset - lineStart };
+  }
+
+  /** Fields a declaration macro expands to, parsed on their own and placed at the macro's use. */
+  private expandDeclaration(d: MacroDeclaration, parent: AggregateDecl): void {
+    const at = this.positionAt(d.start);
+    const tree = parseText(`struct ${EXPANSION_TAG} {\n${d.expansion}\n};\n`);
+    try {
+      const sub = new Extractor(this.file, []).run(tree.rootNode);
+      for (const agg of sub.aggregates) {
+        reposition(agg, at);
+        if (agg.tag === EXPANSION_TAG) parent.fields.push(...agg.fields);
+        else this.model.aggregates.push(agg);
+      }
+      for (const p of sub.problems) this.model.problems.push({ ...p, pos: at, end: at, context: `expansion of ${d.name}` });
+    } finally {
+      tree.delete();
     }
   }
 
@@ -140,10 +197,27 @@ class Extractor {
       kind, tag: nameNode?.text, fields: [], attrs, complete: !!body, file: this.file, pos: pos(at), end: endPos(node), nested,
     };
     if (body) {
-      for (const f of body.namedChildren) if (f) this.field(f, decl);
+      // Declaration macros blanked inside this body (not inside a nested one) go in source order.
+      const macros = this.declarations.filter((d) => d.start > body.startIndex && d.end < body.endIndex);
+      for (const f of body.namedChildren) {
+        if (!f) continue;
+        while (macros.length && macros[0].start < f.startIndex) {
+          const d = macros.shift()!;
+          if (!this.insideNestedBody(body, d.start)) this.expandDeclaration(d, decl);
+        }
+        this.field(f, decl);
+      }
+      for (const d of macros) if (!this.insideNestedBody(body, d.start)) this.expandDeclaration(d, decl);
       if (decl.tag) this.model.aggregates.push(decl);
     }
     return decl;
+  }
+
+  /** Whether an offset inside `body` lies in the body of an aggregate nested in it. */
+  private insideNestedBody(body: Node, offset: number): boolean {
+    const n = body.descendantForIndex(offset);
+    for (let p: Node | null = n; p && p.id !== body.id; p = p.parent) if (p.type === 'field_declaration_list' && p.startIndex < offset) return true;
+    return false;
   }
 
   /**
@@ -350,6 +424,25 @@ class Extractor {
   }
 }
 
-export function extractModel(file: string, tree: Tree, annotations: BlankedAnnotation[]): FileModel {
-  return new Extractor(file, annotations).run(tree.rootNode);
+/** Moves an expansion's declarations to the position of the macro use they came from. */
+function reposition(agg: AggregateDecl, at: SourcePos): void {
+  agg.pos = at;
+  agg.end = at;
+  for (const f of agg.fields) {
+    f.pos = at;
+    f.end = at;
+    let t = f.type;
+    while (t.k === 'array' || t.k === 'ptr') t = t.k === 'array' ? t.of : t.to;
+    if (t.k === 'tag' && t.decl && t.decl.kind !== 'enum') reposition(t.decl as AggregateDecl, at);
+  }
+}
+
+export interface MacroUseInfo {
+  attributes: MacroAttribute[];
+  declarations: MacroDeclaration[];
+  text: string;
+}
+
+export function extractModel(file: string, tree: Tree, annotations: BlankedAnnotation[], uses?: MacroUseInfo): FileModel {
+  return new Extractor(file, annotations, uses?.attributes, uses?.declarations, uses?.text).run(tree.rootNode);
 }

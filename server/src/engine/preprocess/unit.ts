@@ -6,6 +6,7 @@ import type { Abi } from '../layout/abi';
 import { resolveInclude, type IncludeContext, type SourceStore } from '../workspace';
 import type { Directive } from './directives';
 import { evaluate, EvalError, type MacroTable } from './expr';
+import { expandMacroUses, type MacroAttribute, type MacroDeclaration } from './macro-uses';
 
 export interface FileVariant {
   path: string;
@@ -14,6 +15,9 @@ export interface FileVariant {
   /** Content hash of the original file. */
   sourceHash: string;
   depth: number;
+  /** Declaration and attribute macros blanked in `text`, with their expansions. */
+  declarations: MacroDeclaration[];
+  attributes: MacroAttribute[];
 }
 
 export interface UnitProblem {
@@ -149,13 +153,20 @@ export function preprocessUnit(mainPath: string, opts: UnitOptions): UnitResult 
     if (conds.length > 0) result.problems.push({ file, line: facts.lineCount - 1, message: `${conds.length} unterminated #if` });
     stack.pop();
     if (!seen.has(file)) {
-      const variant: FileVariant = { path: file, text: blankLinesOf(facts.blank.text, inactive, blankLines), sourceHash: src.hash, depth };
+      const variant: FileVariant = { path: file, text: blankLinesOf(facts.parseText, inactive, blankLines), sourceHash: src.hash, depth, declarations: [], attributes: [] };
       seen.set(file, variant);
       result.files.push(variant);
     }
   };
 
   processFile(mainPath, 0);
+  // Macro uses are expanded once the unit's macros are all known.
+  for (const v of result.files) {
+    const uses = expandMacroUses(v.text, macros);
+    v.text = uses.text;
+    v.declarations = uses.declarations;
+    v.attributes = uses.attributes;
+  }
   // The main file is processed last by the recursion; keep it first for callers.
   result.files.sort((a, b) => (a.path === mainPath ? -1 : b.path === mainPath ? 1 : 0));
   return result;

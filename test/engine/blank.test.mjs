@@ -50,3 +50,12 @@ test('astral characters do not shift positions', () => {
   assert.equal(r.text.length, src.length);
   assert.equal(r.text.indexOf('*p'), src.indexOf('*p'));
 });
+
+test('type arguments of container_of-like macros and GNU case ranges parse as C', () => {
+  const src = '\tvdev = container_of(core_vdev, struct vfio_pci_core_device, vdev);\n\tcase 0x1580 ... 0x1581:\n\tx = a ... b;\n';
+  const r = blankKernelC(src);
+  assert.equal(r.text.length, src.length);
+  assert.match(r.text, /container_of\(core_vdev,        vfio_pci_core_device, vdev\)/);
+  assert.match(r.text, /case 0x1580  \|  0x1581:/);
+  assert.match(r.text, /x = a \.\.\. b;/, 'only case labels are touched');
+});

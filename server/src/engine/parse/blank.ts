@@ -36,6 +36,7 @@ const rewrites = new Map<string, string>(
 const loopPatterns = kernelC.statementMacros.loopPatterns.map((p) => new RegExp(p));
 const loopNames = new Set<string>(kernelC.statementMacros.loopNames);
 const scopeNames = new Set<string>(kernelC.statementMacros.scopeNames);
+const typeArgumentMacros = new Set<string>(kernelC.typeArgumentMacros.names);
 
 export function statementMacroKind(name: string): 'loop' | 'scope' | undefined {
   if (scopeNames.has(name)) return 'scope';
@@ -156,10 +157,36 @@ export function blankKernelC(text: string): BlankResult {
       continue;
     }
     if (c !== ' ' && c !== '\t' && c !== '\r') atLineStart = false;
+    // GNU case ranges `case 1 ... 3:` become `case 1  |  3:`: still a case label, same length.
+    if (c === '.' && text.startsWith('...', i) && /\bcase\b[^:;{}]*$/.test(text.slice(Math.max(0, text.lastIndexOf('\n', i) + 1), i))) {
+      chars ??= text.split('');
+      chars[i] = ' ';
+      chars[i + 1] = '|';
+      chars[i + 2] = ' ';
+      i += 2;
+      continue;
+    }
     if (!identStart.test(c) || (i > 0 && identChar.test(text[i - 1]))) continue;
     let j = i + 1;
     while (j < n && identChar.test(text[j])) j++;
     const word = text.slice(i, j);
+    if (typeArgumentMacros.has(word)) {
+      const open = skipSpaceAndComments(text, j);
+      const close = text[open] === '(' ? matchParen(text, open) : -1;
+      if (close > 0) {
+        // Blank the tag keyword of type arguments: `container_of(p, struct foo, m)`.
+        const re = /([(,]\s*)(struct|union|enum)(\s+[A-Za-z_]\w*\s*[,)])/g;
+        const inner = text.slice(open, close + 1);
+        for (let m = re.exec(inner); m; m = re.exec(inner)) {
+          chars ??= text.split('');
+          const at = open + m.index + m[1].length;
+          for (let k = at; k < at + m[2].length; k++) chars[k] = ' ';
+          re.lastIndex = m.index + m[1].length + m[2].length;
+        }
+      }
+      i = j - 1;
+      continue;
+    }
     if (word.charCodeAt(0) !== 95 /* _ */ && !word.includes('for_each') && !word.includes('foreach') &&
         !scopeNames.has(word) && !bare.has(word)) {
       i = j - 1;

@@ -231,11 +231,13 @@ function hoverTargets(lines) {
       inComment = true;
       continue;
     }
-    if (t.startsWith('*') || t.startsWith('//') || t.startsWith('#include')) continue;
+    if (t.startsWith('*') || t.startsWith('//') || t.startsWith('#')) continue;
+    // Strings and comments become spaces, so columns stay right and no e-mail address is a member.
+    const code = line.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\/\*.*?(?:\*\/|$)|\/\/.*$/g, (x) => ' '.repeat(x.length));
     for (const [kind, re] of patterns) {
       re.lastIndex = 0;
       let m;
-      while ((m = re.exec(line))) {
+      while ((m = re.exec(code))) {
         const character = m.index + m[0].length - m[1].length;
         // The middle of the identifier, as a pointer would be.
         kinds[kind].push({ kind, line: i, character: character + Math.floor(m[1].length / 2), name: m[1] });

@@ -49,6 +49,8 @@ export class Analyser implements AnalysisService {
   private docs = new Map<string, OpenDocument>();
   private models = new Map<string, FileModel>();
   private units = new Map<string, Unit>();
+  private definitions = new Map<string, { file: string | undefined; at: number }>();
+  private closures = new Map<string, { files: string[]; at: number }>();
   /** Last variant tree per open document, for incremental reparse of preprocessor variants. */
   private variantTrees = new Map<string, { text: string; tree: Tree }>();
 
@@ -205,6 +207,39 @@ export class Analyser implements AnalysisService {
     if (this.units.size > 2000) this.units.clear();
     this.units.set(key, unit);
     return unit;
+  }
+
+  /**
+   * The file that defines `struct name` / `union name` / typedef `name`, searched through what
+   * `file` includes (directives only, nothing parsed): kernel C includes hundreds of headers,
+   * and only the defining one needs to be laid out.
+   */
+  findDefinition(file: string, kind: 'struct' | 'union' | 'typedef', name: string): string | undefined {
+    const key = `${file}\0${kind}\0${name}`;
+    const cached = this.definitions.get(key);
+    if (cached && Date.now() - cached.at < REVALIDATE_MS * 5) return cached.file;
+    const files = this.includeClosure(file);
+    const re = kind === 'typedef'
+      ? new RegExp(`(typedef\\s[^;]*\\b|\\}\\s*)${name}\\s*;`)
+      : new RegExp(`\\b${kind}\\s+${name}\\b[^;{()]*\\{`);
+    // The file itself first, then what it includes in inclusion order.
+    const found = files.find((p) => re.test(this.store.read(p)?.text ?? ''));
+    this.definitions.set(key, { file: found, at: Date.now() });
+    return found;
+  }
+
+  /** The files `file` includes (first ABI, directives only), the file itself first; cached briefly. */
+  includeClosure(file: string): string[] {
+    const cached = this.closures.get(file);
+    if (cached && Date.now() - cached.at < REVALIDATE_MS * 5) return cached.files;
+    const abi = ABIS[this.arches[0]];
+    const uapi = this.isUapi(file);
+    const predefined: Record<string, string> = { ...abi.predefined };
+    if (!uapi) predefined.__KERNEL__ = '1';
+    const scan = preprocessUnit(file, { store: this.store, include: { root: this.rootFor(file), abi, uapi, extra: this.options.includePaths ?? [] }, predefined, scanOnly: true });
+    const files = scan.files.map((f) => f.path);
+    this.closures.set(file, { files, at: Date.now() });
+    return files;
   }
 
   /** Every named struct/union of the main file, laid out for one ABI. */

@@ -133,17 +133,35 @@ function findDeclaration(use: Node, name: string): TypeExpr | null {
 
 // ---- rendering -------------------------------------------------------------------------
 
-function layoutsFor(a: Analyser, file: string, find: (u: Unit) => { agg: AggregateDecl; name: string } | undefined): Map<AbiName, TypeLayout> {
+type Owner = { tag: 'struct' | 'union'; name: string } | { typedef: string };
+
+/** Where to lay a type out: a uapi header is its own unit; kernel C looks up the defining header. */
+function homeOf(a: Analyser, file: string, owner: Owner): { file: string } | { kernelInternal: string } | undefined {
+  if (a.isUapi(file)) return { file };
+  const def = 'typedef' in owner ? a.findDefinition(file, 'typedef', owner.typedef) : a.findDefinition(file, owner.tag, owner.name);
+  if (!def) return undefined;
+  return a.isUapi(def) ? { file: def } : { kernelInternal: def };
+}
+
+function layoutsFor(a: Analyser, file: string, owner: Owner): Map<AbiName, TypeLayout> | string {
+  const home = homeOf(a, file, owner);
+  if (!home) return new Map();
+  if ('kernelInternal' in home) {
+    const name = 'typedef' in owner ? owner.typedef : `${owner.tag} ${owner.name}`;
+    const root = a.rootFor(file);
+    const where = root && home.kernelInternal.startsWith(root) ? home.kernelInternal.slice(root.length + 1) : home.kernelInternal;
+    return `**${name}** — defined in \`${where}\`\n\nA kernel-internal type: its layout depends on the kernel configuration (CONFIG_* options, lockdep, debug fields), so vfio-review does not compute it. Layouts are computed for uapi types.`;
+  }
   const out = new Map<AbiName, TypeLayout>();
   for (const abi of a.arches) {
-    const unit = a.unit(file, abi);
-    const hit = find(unit);
+    const unit = a.unit(home.file, abi);
+    const hit = findAggregate(unit, owner);
     if (hit) out.set(abi, toTypeLayout(hit.name, unit.engine.layout(hit.agg), hit.agg.file));
   }
   return out;
 }
 
-function findAggregate(u: Unit, owner: { tag: 'struct' | 'union'; name: string } | { typedef: string }): { agg: AggregateDecl; name: string } | undefined {
+function findAggregate(u: Unit, owner: Owner): { agg: AggregateDecl; name: string } | undefined {
   if ('typedef' in owner) {
     const r = u.scope.typedef(owner.typedef);
     if (r && r.type.k === 'tag' && r.type.decl && r.type.decl.kind !== 'enum') return { agg: r.type.decl as AggregateDecl, name: owner.typedef };
@@ -156,17 +174,21 @@ function findAggregate(u: Unit, owner: { tag: 'struct' | 'union'; name: string }
 
 function render(a: Analyser, file: string, t: Target): string | null {
   if (t.kind === 'type' && t.tag === 'enum') return renderScalar(a, file, `enum ${t.name}`, { k: 'tag', tag: 'enum', name: t.name });
-  if (t.kind === 'type' && t.tag !== 'enum') return renderType(a, file, layoutsFor(a, file, (u) => findAggregate(u, { tag: t.tag as 'struct' | 'union', name: t.name })));
+  if (t.kind === 'type' && t.tag !== 'enum') {
+    const layouts = layoutsFor(a, file, { tag: t.tag, name: t.name });
+    return typeof layouts === 'string' ? layouts : renderType(a, file, layouts);
+  }
   if (t.kind === 'typedef') {
-    const layouts = layoutsFor(a, file, (u) => findAggregate(u, { typedef: t.name }));
+    const layouts = layoutsFor(a, file, { typedef: t.name });
+    if (typeof layouts === 'string') return layouts;
     if (layouts.size) return renderType(a, file, layouts);
-    return renderScalar(a, file, t.name, { k: 'name', name: t.name });
+    return a.isUapi(file) ? renderScalar(a, file, t.name, { k: 'name', name: t.name }) : null;
   }
   if (t.kind !== 'member') return null;
-  const member = t;
-  const layouts = layoutsFor(a, file, (u) => findAggregate(u, member.owner));
+  const layouts = layoutsFor(a, file, t.owner);
+  if (typeof layouts === 'string') return layouts;
   if (!layouts.size) return null;
-  return renderMember(layouts, member.path);
+  return renderMember(layouts, t.path);
 }
 
 function fmt(v: number | null | undefined): string {

@@ -110,14 +110,30 @@ export class SourceStore {
   factsOf(file: SourceFile): FileFacts {
     let f = this.facts.get(file.hash);
     if (!f) {
-      const blank = blankKernelC(file.text);
-      const directives = scanDirectives(file.text);
-      f = { hash: file.hash, blank, directives, parseText: neutraliseDirectives(blank.text, directives), lineCount: countLines(file.text) };
+      f = lazyFacts(file);
       if (this.facts.size > 5000) this.facts.clear();
       this.facts.set(file.hash, f);
     }
     return f;
   }
+}
+
+/** Directives are needed for every included file; blanking only for the files that get parsed. */
+function lazyFacts(file: SourceFile): FileFacts {
+  let blank: BlankResult | undefined;
+  let parseText: string | undefined;
+  const directives = scanDirectives(file.text);
+  return {
+    hash: file.hash,
+    directives,
+    lineCount: countLines(file.text),
+    get blank() {
+      return (blank ??= blankKernelC(file.text));
+    },
+    get parseText() {
+      return (parseText ??= neutraliseDirectives(this.blank.text, directives));
+    },
+  };
 }
 
 function countLines(text: string): number {

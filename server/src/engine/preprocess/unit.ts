@@ -52,6 +52,8 @@ export interface UnitOptions {
   include: IncludeContext;
   /** Macros defined before the file (ABI predefines, __KERNEL__ for kernel code). */
   predefined: Record<string, string>;
+  /** Only follow directives (macros, includes): no variant texts to parse. */
+  scanOnly?: boolean;
 }
 
 export function preprocessUnit(mainPath: string, opts: UnitOptions): UnitResult {
@@ -153,7 +155,8 @@ export function preprocessUnit(mainPath: string, opts: UnitOptions): UnitResult 
     if (conds.length > 0) result.problems.push({ file, line: facts.lineCount - 1, message: `${conds.length} unterminated #if` });
     stack.pop();
     if (!seen.has(file)) {
-      const variant: FileVariant = { path: file, text: blankLinesOf(facts.parseText, inactive, blankLines), sourceHash: src.hash, depth, declarations: [], attributes: [] };
+      const text = opts.scanOnly ? '' : blankLinesOf(facts.parseText, inactive, blankLines);
+      const variant: FileVariant = { path: file, text, sourceHash: src.hash, depth, declarations: [], attributes: [] };
       seen.set(file, variant);
       result.files.push(variant);
     }
@@ -161,7 +164,7 @@ export function preprocessUnit(mainPath: string, opts: UnitOptions): UnitResult 
 
   processFile(mainPath, 0);
   // Macro uses are expanded once the unit's macros are all known.
-  for (const v of result.files) {
+  for (const v of opts.scanOnly ? [] : result.files) {
     const uses = expandMacroUses(v.text, macros);
     v.text = uses.text;
     v.declarations = uses.declarations;

@@ -116,7 +116,7 @@ test('hover on a member use in kernel code shows its uapi layout', async () => {
   const root = tree({
     ...typesHeader,
     'include/uapi/linux/h.h': '#include <linux/types.h>\nstruct hot_reset {\n\t__u32 argsz;\n\t__u32 flags;\n\t__u64 count;\n};\n',
-    'drivers/vfio/x.c': '#include <linux/h.h>\nstatic int f(struct hot_reset *info)\n{\n\treturn info->count + sizeof(struct hot_reset);\n}\n',
+    'drivers/vfio/x.c': '#include <linux/h.h>\nstatic int f(struct hot_reset *info)\n{\n\treturn info->count + sizeof(struct hot_reset) + sizeof(*info);\n}\n',
   });
   try {
     const engine = await createEngine({ root, arches: ['x86_64', 'i386'] });
@@ -130,6 +130,8 @@ test('hover on a member use in kernel code shows its uapi layout', async () => {
     assert.match(onSizeof.contents, /\| x86_64 \| 16 \| 8 \| none \|/);
     assert.match(onSizeof.contents, /alignment differs between ABIs \(size and offsets agree\): 8 on x86_64; 4 on i386/);
     assert.equal(engine.hover(c, { line: 3, character: 1 }), null, 'no hover on the return keyword');
+    const onVariable = engine.hover(c, { line: 3, character: 57 });
+    assert.match(onVariable.contents, /\*\*struct hot_reset\*\*/, 'a variable shows the layout of its type');
     assert.deepEqual(engine.check(c), [], 'uapi rules do not run on kernel C');
   } finally {
     rmSync(root, { recursive: true });

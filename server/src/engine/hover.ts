@@ -41,6 +41,14 @@ function classify(node: Node, a: Analyser, file: string): Target | null {
     return { kind: 'type', tag: parent.type.replace('_specifier', '') as 'struct' | 'union' | 'enum', name: node.text };
   }
   if (node.type === 'type_identifier') return { kind: 'typedef', name: node.text };
+  if (node.type === 'identifier' && parent.type !== 'call_expression') {
+    // A variable (`sizeof(hdr)`, `info.flags`'s `info`): the aggregate type it was declared with.
+    const t = findDeclaration(node, node.text);
+    const base = t ? stripPointers(t) : null;
+    if (base?.k === 'tag' && base.name) return { kind: 'type', tag: base.tag, name: base.name };
+    if (base?.k === 'name') return { kind: 'typedef', name: base.name };
+    return null;
+  }
   if (node.type === 'field_identifier') {
     const decl = ancestor(node, 'field_declaration');
     if (decl && parent.type !== 'field_expression') {

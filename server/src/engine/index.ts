@@ -9,5 +9,5 @@ export { findKernelRoot } from './workspace';
 export { blankKernelC } from './parse/blank';
 export { evaluate, tryEvaluate } from './preprocess/expr';
 export { scanDirectives } from './preprocess/directives';
-export { globToRegExp } from './workspace';
+export { globMatcher } from './workspace';
 export { Analyser } from './analyser';

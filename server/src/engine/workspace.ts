@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import picomatch from 'picomatch';
 import { blankKernelC, type BlankResult } from './parse/blank';
 import { scanDirectives, type Directive } from './preprocess/directives';
 import { neutraliseDirectives } from './preprocess/neutralise';
@@ -145,40 +146,19 @@ function countLines(text: string): number {
 /** True for files under include/uapi or arch/<arch>/include/uapi (by default), relative to the root. */
 export function isUnder(rel: string, globs: string[]): boolean {
   const norm = rel.split(path.sep).join('/');
-  return globs.some((g) => globToRegExp(g).test(norm));
+  return globs.some((g) => globMatcher(g)(norm));
 }
 
-const globCache = new Map<string, RegExp>();
+const globCache = new Map<string, (p: string) => boolean>();
 
-/** `**` matches across folders, `*` within one, `?` one character, `{a,b}` alternatives. */
-export function globToRegExp(glob: string): RegExp {
-  let re = globCache.get(glob);
-  if (re) return re;
-  let src = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*' && glob[i + 1] === '*') {
-      src += '.*';
-      i++;
-      if (glob[i + 1] === '/') i++;
-    } else if (c === '*') src += '[^/]*';
-    else if (c === '?') src += '[^/]';
-    else if (c === '{') {
-      const close = glob.indexOf('}', i);
-      if (close < 0) src += '\\{';
-      else {
-        src += '(?:' + glob.slice(i + 1, close).split(',').map(escapeRe).join('|') + ')';
-        i = close;
-      }
-    } else src += escapeRe(c);
+/** Glob matching from picomatch (see docs/architecture.md for why). */
+export function globMatcher(glob: string): (p: string) => boolean {
+  let m = globCache.get(glob);
+  if (!m) {
+    m = picomatch(glob, { dot: true });
+    globCache.set(glob, m);
   }
-  re = new RegExp('^' + src + '$');
-  globCache.set(glob, re);
-  return re;
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.+^${}()|[\]\\*?]/g, '\\$&');
+  return m;
 }
 
 export interface IncludeContext {

@@ -99,23 +99,32 @@ async function editingSession(t, args) {
     );
   }
   const byRule = (p, rule) => p.diagnostics.filter((d) => d.code === rule);
-  // The hole follows `argsz` and precedes `offset`; the layout differs inside vfio_demo_region.
-  for (const d of [...byRule(first, PADDING), ...byRule(first, ARCH_DEP)]) {
+  const identifierRange = (needle, name) => {
+    const at = positionOf(headerText, needle, needle.indexOf(name));
+    return { start: at, end: { line: at.line, character: at.character + name.length } };
+  };
+  // The hole and the ABI difference are reported on the member that moves: `offset`.
+  const offsetRange = identifierRange('\t__u64\toffset;', 'offset');
+  assert.deepEqual(byRule(first, PADDING).map((d) => d.range), [offsetRange], JSON.stringify(summarize(first)));
+  assert.ok(byRule(first, ARCH_DEP).some((d) => JSON.stringify(d.range) === JSON.stringify(offsetRange)), JSON.stringify(summarize(first)));
+  for (const d of byRule(first, ARCH_DEP)) {
     assert.ok(d.range.start.line >= region.start && d.range.start.line <= region.end, `${d.code} inside vfio_demo_region: line ${d.range.start.line}`);
   }
-  const nonFixed = byRule(first, NON_FIXED);
-  assert.equal(nonFixed.length, 1, JSON.stringify(summarize(first)));
-  assert.equal(nonFixed[0].range.start.line, lineOf(headerText, '\tint\tcount;'));
-  assert.ok(nonFixed[0].range.start.line > irq.start && nonFixed[0].range.start.line < irq.end);
+  const countRange = identifierRange('\tint\tcount;', 'count');
+  assert.deepEqual(byRule(first, NON_FIXED).map((d) => d.range), [countRange], JSON.stringify(summarize(first)));
+  assert.ok(countRange.start.line > irq.start && countRange.start.line < irq.end);
 
-  // Hover on a member: its offset and size.
-  const offsetHover = hoverText(await client.hover(headerUri, positionOf(headerText, 'offset;', 2)));
-  assert.match(offsetHover, /\boffset\b/);
-  assert.match(offsetHover, /\b8\b/, 'offset 8 and size 8 on x86_64');
+  // Hover on a member: its offset and size per ABI, over the member's name.
+  const row = (abi, ...cells) => new RegExp(`\\|\\s*${abi}\\s*\\|\\s*${cells.join('\\s*\\|\\s*')}\\s*\\|`);
+  const offsetHoverResult = await client.hover(headerUri, positionOf(headerText, 'offset;', 2));
+  assert.deepEqual(offsetHoverResult?.range, offsetRange);
+  const offsetHover = hoverText(offsetHoverResult);
+  assert.match(offsetHover, /`offset`/);
+  assert.match(offsetHover, row('x86_64', 8, 8), 'offset 8, size 8 on x86_64');
+  assert.match(offsetHover, row('i386', 4, 8), 'offset 4, size 8 on i386');
   const countHover = hoverText(await client.hover(headerUri, positionOf(headerText, 'count;', 1)));
-  assert.match(countHover, /\bcount\b/);
-  assert.match(countHover, /\b8\b/, 'count is at offset 8');
-  assert.match(countHover, /\b4\b/, 'count has size 4');
+  assert.match(countHover, /`count`/);
+  assert.match(countHover, row('x86_64, i386', 8, 4), 'count: offset 8, size 4 on both');
 
   // Hover on something that is not an identifier.
   assert.equal(await client.hover(headerUri, positionOf(headerText, 'struct vfio_demo_region {', 'struct vfio_demo_region '.length)), null);
@@ -138,11 +147,14 @@ async function editingSession(t, args) {
 
   // The engine saw the same text as the client: hovers land on the moved members.
   const countHover2 = hoverText(await client.hover(headerUri, positionOf(fixed, 'count;', 1)));
-  assert.match(countHover2, /\bcount\b/);
+  assert.match(countHover2, /`count`/);
   assert.match(countHover2, /__s32/);
   const padHover = hoverText(await client.hover(headerUri, positionOf(fixed, 'pad;', 1, structLines(fixed, 'vfio_demo_region').start)));
-  assert.match(padHover, /\bpad\b/);
-  assert.match(padHover, /\b4\b/, 'pad is at offset 4');
+  assert.match(padHover, /`pad`/);
+  assert.match(padHover, row('x86_64, i386', 4, 4), 'pad: offset 4, size 4 on both');
+  const offsetHover2 = hoverText(await client.hover(headerUri, positionOf(fixed, 'offset;', 2)));
+  assert.match(offsetHover2, row('x86_64', 8, 8), 'offset: 8 on x86_64');
+  assert.match(offsetHover2, row('i386', 8, 8), 'offset: 8 on i386 too once padded');
 
   // A newer version supersedes an older one before its debounce ends: v3 must never be published.
   const countAt = positionOf(fixed, '__s32\tcount;');

@@ -533,3 +533,31 @@ test('fake engine: an engine that does not start is reported; requests still ans
   assert.equal(await client.hover(uri, { line: 0, character: 1 }), null);
   assert.equal((await client.close()).code, 0);
 });
+
+test('package.json documents every setting, with the engine\'s ABI names', async (t) => {
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+  const props = pkg.contributes.configuration.properties;
+  for (const key of ['arches', 'includePaths', 'uapiGlobs', 'severities', 'root', 'debounceMs']) {
+    const p = props[`vfioReview.${key}`];
+    assert.ok(p, `vfioReview.${key} is contributed`);
+    assert.ok(p.description || p.markdownDescription, `vfioReview.${key} has a description`);
+    assert.ok('default' in p, `vfioReview.${key} has a default`);
+  }
+  const { mod: config } = await loadModule(t, 'server/src/config.ts');
+  const engine = createRequire(import.meta.url)(path.join(repoRoot, 'dist', 'engine.js'));
+  assert.deepEqual(props['vfioReview.arches'].items.enum, engine.ALL_ABIS);
+  assert.deepEqual(props['vfioReview.arches'].default, engine.ALL_ABIS);
+  assert.deepEqual(props['vfioReview.severities'].additionalProperties.enum, config.SEVERITY_SETTINGS);
+  assert.equal(props['vfioReview.debounceMs'].default, config.DEFAULT_DEBOUNCE_MS);
+  // The defaults VS Code sends back must validate cleanly.
+  const defaults = Object.fromEntries(
+    Object.entries(props)
+      .filter(([k]) => !k.startsWith('vfioReview.trace.'))
+      .map(([k, v]) => [k.slice('vfioReview.'.length), v.default]),
+  );
+  const checked = config.validateSettings({ ...defaults, trace: { server: 'off' } }, { abis: engine.ALL_ABIS, rules: engine.RULES.map((r) => r.id) });
+  assert.deepEqual(checked.errors, []);
+  assert.deepEqual(pkg.activationEvents, ['onLanguage:c', 'onLanguage:cpp', 'workspaceContains:**/include/uapi/**']);
+  const commands = pkg.contributes.commands.map((c) => c.command).sort();
+  assert.deepEqual(commands, ['vfioReview.restartServer', 'vfioReview.showOutput']);
+});

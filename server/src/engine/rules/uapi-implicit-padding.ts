@@ -22,7 +22,9 @@ export const uapiImplicitPadding: Rule = {
             const h = t?.holes.find((x) => (hole.tail ? x.tail : !x.tail && x.after === hole.after));
             return h ? `${h.size} byte${h.size === 1 ? '' : 's'} at offset ${h.offset}` : '';
           }).filter(([v]) => v !== '');
-          const where = has.map(([v, abis]) => `${v} on ${listAbis(abis)}`).join(', ');
+          const where = has.length === 1 && has[0][1].length === ctx.arches.length && ctx.arches.length > 1
+            ? `${has[0][0]} on every ABI`
+            : has.map(([v, abis]) => `${v} on ${listAbis(abis)}`).join(', ');
           const next = hole.tail ? undefined : nextMember(type.members, hole.after);
           if (hole.tail) {
             const last = type.members.filter((m) => !m.path.includes('.')).pop();

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { version } from '../../package.json';
 import { ALL_ABIS, createEngine, findKernelRoot, isAbiName, RULES, UsageError } from './engine';
-import type { AbiName, Finding, RuleInfo, Severity } from './engine';
+import type { AbiName, Finding, Severity } from './engine';
 import { collectInputs, InputPathError } from './files';
 import { formatGcc } from './formats/gcc';
 import { formatGithub } from './formats/github';
@@ -17,16 +17,18 @@ import { formatLayoutJson } from './formats/layout-json';
 import { formatLayoutText } from './formats/layout-text';
 import { formatSarif } from './formats/sarif';
 
+// The bundle doubles as the library the format tests load (test/formats.test.mjs).
+export { formatGcc, formatGithub, formatJson, formatLayoutJson, formatLayoutText, formatSarif };
+export { escapeData, escapeProperty } from './formats/github';
+export { toSarifLog } from './formats/sarif';
+export { collectInputs } from './files';
+
 const EXIT_OK = 0;
 const EXIT_FINDINGS = 1;
 const EXIT_USAGE = 2;
 
-/** Reported for inputs the walk could not analyse; informational, so it never fails a run. */
-export const INPUT_SKIPPED: RuleInfo = {
-  id: 'input-skipped',
-  defaultSeverity: 'info',
-  summary: 'An input file was not analysed: binary, larger than 8 MiB, or unreadable.',
-};
+/** Reported for inputs the walk could not analyse (the engine lists it in RULES); severity info. */
+const INPUT_SKIPPED = 'input-skipped';
 
 const HELP = `Usage: vfio-review <command> [options]
 
@@ -111,7 +113,7 @@ const skippedFinding = (file: string, reason: string): Finding => ({
   file,
   range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
   severity: 'info',
-  rule: INPUT_SKIPPED.id,
+  rule: INPUT_SKIPPED,
   message: `Not analysed: ${reason}.`,
 });
 
@@ -174,7 +176,7 @@ async function runCheck(args: string[], out: Output): Promise<number> {
   const baseDir = process.cwd();
   if (format === 'json') out.stdout(formatJson(findings, baseDir));
   else if (format === 'github') out.stdout(formatGithub(findings, baseDir));
-  else if (format === 'sarif') out.stdout(formatSarif(findings, { baseDir, rules: [...RULES, INPUT_SKIPPED], toolVersion: version, docsBase: docsBase() }));
+  else if (format === 'sarif') out.stdout(formatSarif(findings, { baseDir, rules: RULES, toolVersion: version, docsBase: docsBase() }));
   else out.stdout(formatGcc(findings, baseDir));
 
   if (failedFiles) return EXIT_USAGE;

@@ -383,10 +383,14 @@ export async function compareWithGcc({ headers, arches, includeDirs, defines = [
       // A type gcc does not know fails all its checks: report it once, not member by member.
       const missingTypes = new Map();
       for (const { check, message } of res.rejected) if (check.isType && !missingTypes.has(check.type)) missingTypes.set(check.type, message);
+      const seenMembers = new Set();
       for (const { check, message } of res.rejected) {
         st.rejected++;
         badTypes.add(check.type);
         if (missingTypes.has(check.type)) continue;
+        const key = `${check.type}\0${check.member}`;
+        if (seenMembers.has(key)) continue;
+        seenMembers.add(key);
         disagreements.push({ arch, header: h.include, type: check.type, member: check.member, field: 'exists', engine: 'member', gcc: null, message });
       }
       for (const [type, message] of missingTypes) {
@@ -434,4 +438,35 @@ export function formatDisagreement(d) {
     ? `engine has this ${d.engine}, gcc rejects it: ${d.message}`
     : `engine ${d.engine === null ? 'unknown' : d.engine}, gcc ${d.gcc}${d.message ? ` (${d.message})` : ''}`;
   return `[${d.arch}] ${d.header}: ${where} ${d.field}: ${vals}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Getting the engine's layouts
+
+/** The CLI's `layout --format json` report of one file (the contract front ends rely on). */
+export async function cliLayouts({ cli, file, root, arches }) {
+  const { stdout } = await run(process.execPath, [cli, 'layout', file, '--root', root, '--arch', arches.join(','), '--format', 'json'], {
+    timeout: 120_000, maxBuffer: 256 << 20,
+  });
+  return JSON.parse(stdout);
+}
+
+/**
+ * Adds each member's alignment from the library's report to the CLI's report (the CLI JSON has
+ * none), so the harness can check __alignof__ of members too. Returns the CLI report.
+ */
+export function withMemberAlign(cliReport, libReport) {
+  for (const [arch, { types }] of Object.entries(cliReport.arches)) {
+    const lib = new Map((libReport.arches[arch]?.types ?? []).map((t) => [t.name, t]));
+    for (const t of types) {
+      const lt = lib.get(t.name);
+      if (!lt) continue;
+      const lm = new Map(lt.members.map((m) => [m.path, m]));
+      for (const m of t.members) {
+        const x = lm.get(m.path);
+        if (x && x.align != null && m.align === undefined) m.align = x.align;
+      }
+    }
+  }
+  return cliReport;
 }

@@ -223,11 +223,27 @@ test('layout, json: the version 1 contract', () => {
   assert.deepEqual(find('i386', 'struct vfio_cli_padded').holes, [{ offset: 1, size: 3 }]);
 });
 
+test('layout: bit-fields carry bitOffset (from the start of the type) and bitSize', () => {
+  const { code, stdout, stderr } = run(['layout', UAPI, 'vfio_cli_bits', '--arch', 's390x', '--format', 'json']);
+  assert.equal(code, 0, stderr);
+  const [type] = JSON.parse(stdout).arches.s390x.types;
+  assert.equal(type.size, 4);
+  assert.deepEqual(type.members, [
+    { path: 'flags', type: '__u32', offset: 0, size: 4, bitOffset: 0, bitSize: 3 },
+    { path: 'mode', type: '__u32', offset: 0, size: 4, bitOffset: 3, bitSize: 5 },
+    { path: 'rest', type: '__u32', offset: 1, size: 4, bitOffset: 8, bitSize: 24 },
+  ]);
+  assert.deepEqual(type.holes, []);
+  const text = run(['layout', UAPI, 'vfio_cli_bits', '--arch', 'x86_64']).stdout;
+  assert.match(text, /__u32 +mode:5; +\/\* +0:3 +4 \*\//);
+  assert.match(text, /__u32 +rest:24; +\/\* +1:0 +4 \*\//);
+});
+
 test('layout without TYPE lays out every type of the file', () => {
   const { code, stdout } = run(['layout', UAPI, '--arch', 'arm64', '--format', 'json']);
   assert.equal(code, 0);
   const names = JSON.parse(stdout).arches.arm64.types.map((t) => t.name);
-  assert.deepEqual(names.sort(), ['struct vfio_cli_arch', 'struct vfio_cli_clean', 'struct vfio_cli_nonfixed', 'struct vfio_cli_padded']);
+  assert.deepEqual(names.sort(), ['struct vfio_cli_arch', 'struct vfio_cli_bits', 'struct vfio_cli_clean', 'struct vfio_cli_nonfixed', 'struct vfio_cli_padded']);
 });
 
 const usageErrors = [

@@ -190,7 +190,8 @@ test('sarif: a file outside the base directory keeps an absolute file URI', () =
   assert.equal(log.runs[0].results[0].ruleIndex, 1);
 });
 
-// A layout report as the engine produces it: absolute files, 0-based lines.
+// A layout report as the engine produces it: absolute files, 0-based lines, bit offsets counted
+// from the start of the type.
 const member = (path, type, offset, size, extra = {}) => ({ path, type, offset, size, align: size, line: 10, character: 1, depth: 0, ...extra });
 const layoutType = (name, size, align, members, holes, extra = {}) => ({
   name,
@@ -215,7 +216,7 @@ const report = {
         layoutType('struct vfio_x', 24, 8, [
           member('a', '__u32', 0, 4),
           member('b', '__u64', 8, 8),
-          member('flags', '__u32', 16, 4, { bitOffset: 3, bitSize: 5 }),
+          member('flags', '__u32', 16, 4, { bitOffset: 16 * 8 + 3, bitSize: 5 }),
           member('data', '__u8[]', 20, 0, { flexible: true }),
         ], [
           { offset: 4, size: 4, after: 'a' },
@@ -231,7 +232,7 @@ const report = {
         layoutType('struct vfio_x', 20, 4, [
           member('a', '__u32', 0, 4),
           member('b', '__u64', 4, 8),
-          member('flags', '__u32', 12, 4, { bitOffset: 3, bitSize: 5 }),
+          member('flags', '__u32', 12, 4, { bitOffset: 12 * 8 + 3, bitSize: 5 }),
           member('data', '__u8[]', 16, 0, { flexible: true }),
         ], [{ offset: 16, size: 4, tail: true }]),
       ],
@@ -254,7 +255,7 @@ test('layout json: the documented contract, optional fields only when set', () =
     members: [
       { path: 'a', type: '__u32', offset: 0, size: 4 },
       { path: 'b', type: '__u64', offset: 8, size: 8 },
-      { path: 'flags', type: '__u32', offset: 16, size: 4, bitOffset: 3, bitSize: 5 },
+      { path: 'flags', type: '__u32', offset: 16, size: 4, bitOffset: 131, bitSize: 5 },
       { path: 'data', type: '__u8[]', offset: 20, size: 0, flexible: true },
     ],
     holes: [

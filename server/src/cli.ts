@@ -261,6 +261,11 @@ export async function main(argv: string[], out: Output): Promise<number | null> 
 }
 
 if (require.main === module) {
+  // `vfio-review check | head` closes the pipe early; that is not an error worth a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   const out: Output = { stdout: (text) => void process.stdout.write(text), stderr: (text) => void process.stderr.write(text) };
   main(process.argv.slice(2), out).then(
     (code) => {

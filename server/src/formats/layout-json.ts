@@ -9,6 +9,7 @@ export interface JsonMemberLayout {
   type: string;
   offset: number | null;
   size: number | null;
+  /** Bits from the start of the type to the bit-field's first bit; `offset` is the byte holding it. */
   bitOffset?: number;
   bitSize?: number;
   flexible?: true;

@@ -8,10 +8,13 @@ type ArchTypes = [AbiName, Map<string, TypeLayout>];
 
 const show = (value: number | null) => (value === null ? '?' : String(value));
 
-/** `8`, or `8:3` for a bit-field starting at bit 3 of the unit at byte 8. */
+/**
+ * `8`, or `8:3` for a bit-field whose first bit is bit 3 of byte 8. The engine gives bitOffset
+ * in bits from the start of the type, and offset as the byte holding that first bit.
+ */
 function memberOffset(m: MemberLayout): string {
   if (m.offset === null) return '?';
-  return m.bitSize !== undefined ? `${m.offset}:${m.bitOffset ?? 0}` : String(m.offset);
+  return m.bitSize !== undefined && m.bitOffset !== undefined ? `${m.offset}:${m.bitOffset - m.offset * 8}` : String(m.offset);
 }
 
 /** Groups the ABIs by value: `i386 offset 4, x86_64/arm64 offset 8`; null when all agree. */

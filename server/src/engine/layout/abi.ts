@@ -54,9 +54,11 @@ const common: Record<string, string> = {
 };
 
 const lp64 = { __LP64__: '1', _LP64: '1', __SIZEOF_LONG__: '8', __SIZEOF_POINTER__: '8', __LONG_MAX__: '0x7fffffffffffffffL', __SIZEOF_INT128__: '16' };
-const ilp32 = { __ILP32__: '1', _ILP32: '1', __SIZEOF_LONG__: '4', __SIZEOF_POINTER__: '4', __LONG_MAX__: '0x7fffffffL' };
-const little = { __BYTE_ORDER__: '__ORDER_LITTLE_ENDIAN__', __LITTLE_ENDIAN__: '1' };
-const big = { __BYTE_ORDER__: '__ORDER_BIG_ENDIAN__', __BIG_ENDIAN__: '1' };
+const ilp32 = { __SIZEOF_LONG__: '4', __SIZEOF_POINTER__: '4', __LONG_MAX__: '0x7fffffffL' };
+// gcc defines __ILP32__ for i386 (and x32), not for 32-bit arm.
+const x86ilp32 = { __ILP32__: '1', _ILP32: '1' };
+const little = { __BYTE_ORDER__: '__ORDER_LITTLE_ENDIAN__' };
+const big = { __BYTE_ORDER__: '__ORDER_BIG_ENDIAN__' };
 const unsignedChar = { __CHAR_UNSIGNED__: '1' };
 
 const s = (size: number, align = size): ScalarSpec => ({ size, align });
@@ -73,7 +75,7 @@ export const ABIS: Record<AbiName, Abi> = {
     // The i386 SysV ABI aligns 8-byte scalars to 4 inside structs.
     short: s(2), int: s(4), long: s(4), longLong: s(8, 4), pointer: s(4), float: s(4), double: s(8, 4),
     longDouble: s(12, 4), maxAlign: 16,
-    predefined: { ...common, ...ilp32, ...little, __i386__: '1', __i386: '1', i386: '1', __SIZEOF_LONG_DOUBLE__: '12' },
+    predefined: { ...common, ...ilp32, ...x86ilp32, ...little, __i386__: '1', __i386: '1', i386: '1', __SIZEOF_LONG_DOUBLE__: '12' },
   },
   arm64: {
     name: 'arm64', archDir: 'arm64', bigEndian: false, charSigned: false,
@@ -98,7 +100,7 @@ export const ABIS: Record<AbiName, Abi> = {
     name: 'ppc64le', archDir: 'powerpc', bigEndian: false, charSigned: false,
     short: s(2), int: s(4), long: s(8), longLong: s(8), pointer: s(8), float: s(4), double: s(8),
     longDouble: s(16), int128: s(16), maxAlign: 16,
-    predefined: { ...common, ...lp64, ...little, ...unsignedChar, __powerpc__: '1', __powerpc64__: '1', __PPC__: '1', __PPC64__: '1', _ARCH_PPC64: '1', _CALL_ELF: '2', __SIZEOF_LONG_DOUBLE__: '16' },
+    predefined: { ...common, ...lp64, ...little, ...unsignedChar, __powerpc__: '1', __powerpc64__: '1', __PPC__: '1', __PPC64__: '1', _ARCH_PPC64: '1', _CALL_ELF: '2', __LITTLE_ENDIAN__: '1', __SIZEOF_LONG_DOUBLE__: '16' },
   },
   s390x: {
     name: 's390x', archDir: 's390', bigEndian: true, charSigned: false,
@@ -107,6 +109,8 @@ export const ABIS: Record<AbiName, Abi> = {
     predefined: { ...common, ...lp64, ...big, ...unsignedChar, __s390__: '1', __s390x__: '1', __zarch__: '1', __SIZEOF_LONG_DOUBLE__: '16' },
   },
 };
+
+for (const abi of Object.values(ABIS)) abi.predefined.__BIGGEST_ALIGNMENT__ = String(abi.maxAlign);
 
 export const ALL_ABIS: AbiName[] = ['x86_64', 'i386', 'arm64', 'arm', 'riscv64', 'ppc64le', 's390x'];
 

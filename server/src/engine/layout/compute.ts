@@ -226,8 +226,17 @@ export class LayoutEngine {
     const flexible = f.type.k === 'array' && f.type.len === null;
     let align = info.align;
     if (align !== null && (packed || f.attrs.packed)) align = 1;
-    const withAttrs = this.applyAlignAttrs({ ...info, align }, { aligned: f.attrs.aligned, alignedUnknown: f.attrs.alignedUnknown }, false);
+    // `__aligned_u64` is a macro: its aligned(8) is written in the member's declaration, so it
+    // is a member attribute and survives `packed` (a typedef's alignment does not).
+    const aligned = [...(f.attrs.aligned ?? []), ...this.macroAlignment(f.type)];
+    const withAttrs = this.applyAlignAttrs({ ...info, align }, { aligned: aligned.length ? aligned : undefined, alignedUnknown: f.attrs.alignedUnknown }, false);
     return { ...withAttrs, flexible };
+  }
+
+  private macroAlignment(t: TypeExpr): string[] {
+    if (t.k !== 'name') return [];
+    const r = this.scope.resolveName(t.name);
+    return r && r.origin !== 'typedef' ? r.attrs.aligned ?? [] : [];
   }
 
   private subLayout(f: FieldDecl): LaidAggregate | undefined {

@@ -85,7 +85,8 @@ class Extractor {
       case 'struct_specifier':
       case 'union_specifier':
       case 'enum_specifier':
-        this.tagged(node, node);
+        // `struct x {...} __packed;`: the blanked annotation sits between the body and the `;`.
+        this.tagged(node, node, false, node.nextSibling?.type === ';' ? node.nextSibling.endIndex : node.endIndex);
         break;
       case 'declaration': {
         const type = node.childForFieldName('type');
@@ -169,16 +170,17 @@ class Extractor {
   }
 
   /** An aggregate or enum specifier; `owner` is the declaration it appears in. */
-  private tagged(node: Node, owner: Node, nested = false): AggregateDecl | EnumDecl {
+  private tagged(node: Node, owner: Node, nested = false, endIndex?: number): AggregateDecl | EnumDecl {
     const nameNode = node.childForFieldName('name');
     const body = node.childForFieldName('body');
     const kind = node.type === 'struct_specifier' ? 'struct' : node.type === 'union_specifier' ? 'union' : 'enum';
     const attrs: LayoutAttrs = {};
-    // Attributes on the specifier itself and on the declaration, outside the body.
-    this.applyAttributeSpecifiers(attrs, node.children);
-    if (owner !== node) this.applyAttributeSpecifiers(attrs, owner.children);
     const bodyRange: [number, number][] = body ? [[body.startIndex, body.endIndex]] : [];
-    const ownerEnd = owner === node ? node.endIndex : this.declarationTypeEnd(owner, node);
+    const ownerEnd = endIndex ?? (owner === node ? node.endIndex : this.declarationTypeEnd(owner, node));
+    // Attributes on the specifier itself and on the declaration up to its first declarator:
+    // after the declarator they belong to what is declared (a typedef, a variable).
+    this.applyAttributeSpecifiers(attrs, node.children);
+    if (owner !== node) this.applyAttributeSpecifiers(attrs, owner.children.filter((c) => c && c.endIndex <= ownerEnd));
     this.applyAnnotations(attrs, this.annotationsIn(node.startIndex, Math.max(ownerEnd, node.endIndex), bodyRange));
     const at = nameNode ?? node;
     if (kind === 'enum') {
@@ -355,8 +357,11 @@ class Extractor {
         if (prim) return { k: 'prim', name: prim };
         return { k: 'unknown', text: typeNode.text };
       }
-      case 'type_identifier':
-        return typeNode.text === '_Bool' || typeNode.text === 'bool' ? { k: 'prim', name: '_Bool' } : { k: 'name', name: typeNode.text };
+      case 'type_identifier': {
+        // `_Bool`, `bool` and `__int128` reach tree-sitter as type names.
+        const prim = ['_Bool', 'bool', '__int128'].includes(typeNode.text) ? normalisePrimitive([typeNode.text]) : undefined;
+        return prim ? { k: 'prim', name: prim } : { k: 'name', name: typeNode.text };
+      }
       case 'struct_specifier':
       case 'union_specifier':
       case 'enum_specifier': {
@@ -381,11 +386,11 @@ class Extractor {
       const { name, type, suffix } = this.applyDeclarator(d, base);
       if (!name) continue;
       const attrs: LayoutAttrs = {};
-      // For a typedef of a struct body the attributes went to the struct; the rest are the typedef's.
-      if (!(base.k === 'tag' && base.decl)) {
-        this.applyAttributeSpecifiers(attrs, node.children);
-        this.applyAnnotations(attrs, this.annotationsIn(node.startIndex, node.endIndex));
-      }
+      // With a struct body, what stands before the declarator went to the struct; what follows
+      // it is the typedef's own. Without a body, every attribute is the typedef's.
+      const from = base.k === 'tag' && base.decl ? d.startIndex : node.startIndex;
+      this.applyAttributeSpecifiers(attrs, [...node.children, ...d.children].filter((c) => c && c.startIndex >= from));
+      this.applyAnnotations(attrs, this.annotationsIn(from, node.endIndex));
       const nameNode = this.declaratorName(d);
       const td: TypedefDecl = { name, type, attrs, file: this.file, pos: nameNode ? pos(nameNode) : pos(d), typeText: baseText + suffix };
       this.model.typedefs.push(td);

@@ -25,6 +25,8 @@ export interface Abi {
   int128?: ScalarSpec;
   /** `__attribute__((aligned))` without an argument: the largest alignment of the target. */
   maxAlign: number;
+  /** AAPCS: unnamed (and zero-width) bit-fields give the struct their type's alignment too. */
+  unnamedBitfieldsAlign?: boolean;
   predefined: Record<string, string>;
 }
 
@@ -80,14 +82,14 @@ export const ABIS: Record<AbiName, Abi> = {
   arm64: {
     name: 'arm64', archDir: 'arm64', bigEndian: false, charSigned: false,
     short: s(2), int: s(4), long: s(8), longLong: s(8), pointer: s(8), float: s(4), double: s(8),
-    longDouble: s(16), int128: s(16), maxAlign: 16,
+    longDouble: s(16), int128: s(16), maxAlign: 16, unnamedBitfieldsAlign: true,
     predefined: { ...common, ...lp64, ...little, ...unsignedChar, __aarch64__: '1', __ARM_64BIT_STATE: '1', __AARCH64EL__: '1', __SIZEOF_LONG_DOUBLE__: '16' },
   },
   arm: {
     name: 'arm', archDir: 'arm', bigEndian: false, charSigned: false,
     // AAPCS (EABI): 8-byte scalars are 8-aligned; long double is double.
     short: s(2), int: s(4), long: s(4), longLong: s(8), pointer: s(4), float: s(4), double: s(8),
-    longDouble: s(8), maxAlign: 8,
+    longDouble: s(8), maxAlign: 8, unnamedBitfieldsAlign: true,
     predefined: { ...common, ...ilp32, ...little, ...unsignedChar, __arm__: '1', __ARM_EABI__: '1', __ARMEL__: '1', __SIZEOF_LONG_DOUBLE__: '8' },
   },
   riscv64: {

@@ -283,8 +283,9 @@ export class LayoutEngine {
         }
         fields.push({ field: f, path, offsetBits: bits, size: info.size, align: info.align, bitSize: w });
         if (bits !== null) bits += w;
-        // Unnamed bit-fields do not affect the struct's alignment (System V).
-        if (f.name) maxAlign = Math.max(maxAlign, packed || f.attrs.packed ? (f.attrs.aligned ? info.align : 1) : info.align);
+        // Unnamed bit-fields do not affect the struct's alignment on System V ABIs; on AAPCS
+        // (arm, arm64) they do.
+        if (f.name || this.abi.unnamedBitfieldsAlign) maxAlign = Math.max(maxAlign, packed || f.attrs.packed ? (f.attrs.aligned ? info.align : 1) : info.align);
         continue;
       }
       const sub = this.subLayout(f);

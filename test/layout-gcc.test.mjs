@@ -3,10 +3,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cliLayouts, compareWithGcc, formatDisagreement, probeTarget, uapiIncludeDirs, withMemberAlign } from './support/gcc-layout.mjs';
+import { cliLayouts, compareWithGcc, declaredTypes, formatDisagreement, probeTarget, uapiIncludeDirs, withMemberAlign } from './support/gcc-layout.mjs';
 
 const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const FIXTURE = path.join(repo, 'test/fixtures/layout');
@@ -48,7 +48,8 @@ before(async () => {
   const headers = HEADERS.map((inc) => {
     const { cli, lib } = reports.get(inc);
     const merged = withMemberAlign(structuredClone(cli), lib);
-    return { include: inc, layouts: Object.fromEntries(ARCHES.map((a) => [a, merged.arches[a]?.types ?? []])) };
+    const expect = declaredTypes(readFileSync(path.join(FIXTURE, 'include/uapi', inc), 'utf8'));
+    return { include: inc, expect, layouts: Object.fromEntries(ARCHES.map((a) => [a, merged.arches[a]?.types ?? []])) };
   });
   result = await compareWithGcc({ headers, arches: ARCHES, includeDirs: (arch) => uapiIncludeDirs(FIXTURE, arch) });
 });

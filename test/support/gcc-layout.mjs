@@ -349,13 +349,13 @@ export async function compareWithGcc({ headers, arches, includeDirs, defines = [
   const skipped = [];
   const stats = {};
   for (const a of arches) {
-    stats[a] = { headers: 0, headersSkipped: 0, types: 0, members: 0, checks: 0, matched: 0, bitfields: 0, flexible: 0, unnamed: 0, rejected: 0, typesFullyMatched: 0 };
+    stats[a] = { headers: 0, headersSkipped: 0, types: 0, members: 0, checks: 0, matched: 0, bitfields: 0, flexible: 0, unnamed: 0, rejected: 0, typesFullyMatched: 0, missing: 0 };
   }
   const jobsList = [];
   headers.forEach((h, hi) => {
     for (const arch of arches) {
       const types = h.layouts?.[arch] ?? [];
-      if (!types.length) continue;
+      if (!types.length && !h.expect?.length) continue;
       jobsList.push({ h, hi, arch, types });
     }
   });
@@ -369,6 +369,11 @@ export async function compareWithGcc({ headers, arches, includeDirs, defines = [
       mkdirSync(dir, { recursive: true });
       const counters = {};
       const checks = types.flatMap((t) => checksForType(t, counters));
+      // Types declared in the header that the engine did not list: gcc says whether they exist here.
+      const listed = new Set(types.map((t) => t.name));
+      for (const name of h.expect ?? []) {
+        if (!listed.has(name)) checks.push({ type: name, member: null, field: 'missing', expr: `sizeof(${name})`, probe: true });
+      }
       st.unnamed += counters.unnamed ?? 0;
       const res = await compileAndRead({
         arch, target, includeDirs: includeDirs(arch), includes: [h.include], checks, prelude, dir, defines,
@@ -385,6 +390,7 @@ export async function compareWithGcc({ headers, arches, includeDirs, defines = [
       for (const { check, message } of res.rejected) if (check.isType && !missingTypes.has(check.type)) missingTypes.set(check.type, message);
       const seenMembers = new Set();
       for (const { check, message } of res.rejected) {
+        if (check.probe) continue; // not declared on this ABI: the engine was right to leave it out
         st.rejected++;
         badTypes.add(check.type);
         if (missingTypes.has(check.type)) continue;
@@ -404,7 +410,14 @@ export async function compareWithGcc({ headers, arches, includeDirs, defines = [
           disagreements.push({ arch, header: h.include, type: c.type, member: c.member, field, engine: engine ?? null, gcc, ...extra });
         }
       };
-      for (const [c, v] of res.values) add(c, c.field, c.engine, v);
+      for (const [c, v] of res.values) {
+        if (c.probe) {
+          st.missing++;
+          disagreements.push({ arch, header: h.include, type: c.type, member: null, field: 'missing', engine: null, gcc: v, message: 'gcc has this type, the engine did not list it' });
+          continue;
+        }
+        add(c, c.field, c.engine, v);
+      }
       for (const [c, bytes] of res.blobs) {
         st.bitfields++;
         const r = bitRange(bytes, target.endian);
@@ -431,11 +444,27 @@ export async function compareWithGcc({ headers, arches, includeDirs, defines = [
   return { disagreements, skipped, stats, dir: keepDir ? root : undefined };
 }
 
+/**
+ * Names of the structs, unions and typedefs of anonymous structs/unions a header declares with a
+ * body, found textually (comments removed). Some may be absent on a given ABI (#if): gcc decides.
+ */
+export function declaredTypes(text) {
+  const src = text.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/.*$/gm, '');
+  const attr = String.raw`(?:__attribute__\s*\(\((?:[^()]|\([^()]*\))*\)\)\s*|__packed\s*|__aligned\s*\([^()]*\)\s*)*`;
+  const names = new Set();
+  for (const m of src.matchAll(new RegExp(String.raw`\b(struct|union)\s+${attr}([A-Za-z_]\w*)\s*${attr}\{`, 'g'))) names.add(`${m[1]} ${m[2]}`);
+  // typedef struct { ... } name;  (one level of nested braces is enough for uapi headers)
+  const td = new RegExp(String.raw`\btypedef\s+(?:struct|union)\s*${attr}\{(?:[^{}]|\{[^{}]*\})*\}\s*${attr}([A-Za-z_]\w*)\s*${attr};`, 'g');
+  for (const m of src.matchAll(td)) names.add(m[1]);
+  return [...names];
+}
+
 /** One line per disagreement, for test failures and the comparison script. */
 export function formatDisagreement(d) {
   const where = d.member ? `${d.type} .${d.member}` : d.type;
   const vals = d.field === 'exists'
     ? `engine has this ${d.engine}, gcc rejects it: ${d.message}`
+    : d.field === 'missing' ? `not listed by the engine; gcc: sizeof ${d.gcc}`
     : `engine ${d.engine === null ? 'unknown' : d.engine}, gcc ${d.gcc}${d.message ? ` (${d.message})` : ''}`;
   return `[${d.arch}] ${d.header}: ${where} ${d.field}: ${vals}`;
 }

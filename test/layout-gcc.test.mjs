@@ -135,6 +135,7 @@ test('bit-fields, flexible arrays and holes are reported as the contract says', 
   assert.deepEqual(holes(mixed64), [[4, 4], [17, 7], [34, 6]]);
   assert.deepEqual(holes(mixed32), [[13, 3], [26, 2]]);
   for (const [inc, r] of reports) {
+    if (QUIRKS.includes(inc)) continue; // reported by the quirks test
     for (const arch of ARCHES) {
       for (const t of r.cli.arches[arch].types) {
         for (const m of t.members) assert.equal(m.unknown, undefined, `${arch} ${inc} ${t.name}.${m.path}: unknown (${m.unknown})`);

@@ -14,6 +14,7 @@ import { preprocessUnit, type FileVariant, type UnitResult } from './preprocess/
 import { ALL_RULES } from './rules';
 import type { RuleContext } from './rules/rule';
 import type { AbiName, Finding, HoverResult, LayoutReport, Position, Severity, TypeLayout } from './types';
+import kernelC from '../../../grammars/kernel-c.json';
 import { findKernelRoot, hashText, isUnder, SourceStore } from './workspace';
 
 export const DEFAULT_UAPI_GLOBS = ['include/uapi/**', 'arch/*/include/uapi/**'];
@@ -146,7 +147,7 @@ export class Analyser implements AnalysisService {
   // ---- units -----------------------------------------------------------------------------
 
   private modelOf(v: FileVariant): FileModel {
-    const extras = v.declarations.length || v.attributes.length ? JSON.stringify([v.declarations, v.attributes]) : '';
+    const extras = v.declarations.length || v.attributes.length || v.packs.length ? JSON.stringify([v.declarations, v.attributes, v.packs]) : '';
     const key = `${v.path}\0${hashText(v.text + extras)}`;
     let model = this.models.get(key);
     if (model) return model;
@@ -193,7 +194,7 @@ export class Analyser implements AnalysisService {
     });
     const models = result.files.map((f) => this.modelOf(f));
     // Definitions of included files come before the includer's uses.
-    const scope = new Scope([...models.slice(1), models[0]], result.macros);
+    const scope = new Scope([...models.slice(1), models[0], ...(uapi ? [this.libcModel()] : [])], result.macros);
     const main = models[0] ?? { file, aggregates: [], enums: [], typedefs: [], problems: [] };
     const named = new Map<AggregateDecl, string>();
     for (const a of main.aggregates) {
@@ -226,6 +227,18 @@ export class Analyser implements AnalysisService {
     const found = files.find((p) => re.test(this.store.read(p)?.text ?? ''));
     this.definitions.set(key, { file: found, at: Date.now() });
     return found;
+  }
+
+  private libc?: FileModel;
+
+  /** What uapi headers take from the C library, parsed once; the tree's own definitions win. */
+  private libcModel(): FileModel {
+    if (!this.libc) {
+      const tree = parseText(kernelC.libcTypes.source);
+      this.libc = extractModel('<libc>', tree, []);
+      tree.delete();
+    }
+    return this.libc;
   }
 
   /** The files `file` includes (first ABI, directives only), the file itself first; cached briefly. */

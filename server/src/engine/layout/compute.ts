@@ -221,7 +221,7 @@ export class LayoutEngine {
     return result;
   }
 
-  private fieldInfo(f: FieldDecl, packed: boolean): SizeInfo & { flexible?: boolean } {
+  private fieldInfo(f: FieldDecl, packed: boolean, pack?: number): SizeInfo & { flexible?: boolean } {
     const info = this.sizeOf(f.type);
     const flexible = f.type.k === 'array' && f.type.len === null;
     let align = info.align;
@@ -230,6 +230,7 @@ export class LayoutEngine {
     // is a member attribute and survives `packed` (a typedef's alignment does not).
     const aligned = [...(f.attrs.aligned ?? []), ...this.macroAlignment(f.type)];
     const withAttrs = this.applyAlignAttrs({ ...info, align }, { aligned: aligned.length ? aligned : undefined, alignedUnknown: f.attrs.alignedUnknown }, false);
+    if (pack && withAttrs.align !== null) withAttrs.align = Math.min(withAttrs.align, pack);
     return { ...withAttrs, flexible };
   }
 
@@ -260,7 +261,7 @@ export class LayoutEngine {
     const unknown: string[] = [];
     for (const f of decl.fields) {
       const path = f.name ?? '';
-      const info = this.fieldInfo(f, packed);
+      const info = this.fieldInfo(f, packed, decl.attrs.pack);
       if (f.bits !== undefined) {
         const w = this.bitWidth(f);
         if (typeof w !== 'number' || info.size === null || info.align === null) {
@@ -317,7 +318,7 @@ export class LayoutEngine {
     const unknown: string[] = [];
     for (const f of decl.fields) {
       const path = f.name ?? '';
-      const info = this.fieldInfo(f, packed);
+      const info = this.fieldInfo(f, packed, decl.attrs.pack);
       const sub = f.bits === undefined ? this.subLayout(f) : undefined;
       if (info.size === null || info.align === null) {
         const why = info.unknown ?? 'unknown size';

@@ -14,6 +14,8 @@ export interface LayoutAttrs {
   aligned?: string[];
   /** An alignment that depends on something vfio-review cannot know (kernel configuration). */
   alignedUnknown?: string;
+  /** `#pragma pack(n)`: members are aligned to at most n. */
+  pack?: number;
 }
 
 export type TypeExpr =

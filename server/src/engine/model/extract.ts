@@ -22,6 +22,17 @@ interface LayoutMark {
 function marksOf(annotations: BlankedAnnotation[], attributes: MacroAttribute[]): LayoutMark[] {
   const marks: LayoutMark[] = [];
   for (const a of annotations) {
+    if (a.name === '__attribute__') {
+      const mark: LayoutMark = { start: a.start, end: a.end };
+      for (const arg of a.args) {
+        const name = arg.replace(/^__(\w+)__/, '$1');
+        if (name === 'packed') mark.packed = true;
+        const am = /^aligned\s*(?:\((.*)\))?$/.exec(name);
+        if (am) (mark.aligned ??= []).push(am[1]?.trim() ?? '');
+      }
+      marks.push(mark);
+      continue;
+    }
     const meaning = layoutAnnotations[a.name];
     if (!meaning) continue;
     const aligned = meaning.alignedArg !== undefined ? [a.args[meaning.alignedArg] ?? ''] : meaning.alignedLargest ? [''] : undefined;
@@ -69,6 +80,7 @@ class Extractor {
     attributes: MacroAttribute[] = [],
     private declarations: MacroDeclaration[] = [],
     private text = '',
+    private packs: { line: number; value: number }[] = [],
   ) {
     this.model = { file, aggregates: [], enums: [], typedefs: [], problems: [] };
     this.layoutAnns = marksOf(annotations, attributes);
@@ -195,6 +207,9 @@ class Extractor {
       if (body) this.model.enums.push(decl);
       return decl;
     }
+    // `#pragma pack(n)` in force where the body starts caps its members' alignment.
+    const pack = [...this.packs].reverse().find((p) => p.line < node.startPosition.row)?.value;
+    if (pack) attrs.pack = pack;
     const decl: AggregateDecl = {
       kind, tag: nameNode?.text, fields: [], attrs, complete: !!body, file: this.file, pos: pos(at), end: endPos(node), nested,
     };
@@ -446,8 +461,9 @@ export interface MacroUseInfo {
   attributes: MacroAttribute[];
   declarations: MacroDeclaration[];
   text: string;
+  packs?: { line: number; value: number }[];
 }
 
 export function extractModel(file: string, tree: Tree, annotations: BlankedAnnotation[], uses?: MacroUseInfo): FileModel {
-  return new Extractor(file, annotations, uses?.attributes, uses?.declarations, uses?.text).run(tree.rootNode);
+  return new Extractor(file, annotations, uses?.attributes, uses?.declarations, uses?.text, uses?.packs).run(tree.rootNode);
 }

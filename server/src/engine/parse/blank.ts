@@ -170,6 +170,19 @@ export function blankKernelC(text: string): BlankResult {
     let j = i + 1;
     while (j < n && identChar.test(text[j])) j++;
     const word = text.slice(i, j);
+    if ((word === '__attribute__' || word === '__attribute') && /\b(struct|union|enum)\s*$/.test(text.slice(Math.max(0, i - 40), i))) {
+      // `enum __attribute__((packed)) e {` is not in tree-sitter's C grammar: blank it and
+      // record it, like `__packed`.
+      const open = skipSpaceAndComments(text, j);
+      const close = text[open] === '(' ? matchParen(text, open) : -1;
+      if (close > 0) {
+        chars ??= text.split('');
+        blankRange(chars, i, close + 1);
+        annotations.push({ name: '__attribute__', args: splitArgs(text.slice(open + 1, close).replace(/^\(|\)$/g, '')), start: i, end: close + 1 });
+        i = close;
+        continue;
+      }
+    }
     if (typeArgumentMacros.has(word)) {
       const open = skipSpaceAndComments(text, j);
       const close = text[open] === '(' ? matchParen(text, open) : -1;

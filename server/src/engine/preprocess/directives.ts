@@ -121,7 +121,8 @@ export function scanDirectives(text: string): Directive[] {
         break;
       }
       default:
-        out.push({ ...base, kind: 'other', text: rest });
+        // Keep the directive's word: `pragma pack(2)`, `pragma once`, `error ...`.
+        out.push({ ...base, kind: 'other', text: `${word} ${rest}`.trim() });
     }
     inComment = openIdx >= 0 && !lines[i].includes('*/');
   }

@@ -1,8 +1,9 @@
-// Macros that stand for declarations or attributes where C expects them, which tree-sitter cannot
-// parse without expanding them: `__DECLARE_FLEX_ARRAY(__u8, data);` or `__struct_group(...)` in a
-// struct body, `typedef struct {...} __ATM_API_ALIGN atm_kptr_t;`. With the unit's macro table
-// known, such uses are blanked in the variant text and recorded with their expansion, which the
-// model parses and splices back at the use's position.
+// Macros that stand for declarations, attributes or names where C expects them, which
+// tree-sitter cannot parse unexpanded: `__DECLARE_FLEX_ARRAY(__u8, data);` or `ITEMS;` in a
+// struct body, `typedef struct {...} __ATM_API_ALIGN atm_kptr_t;`, `__u8 MARK(name);`.
+// The preprocessor run calls this for each stretch of code between two directives, with the
+// macros in force there (a header may `#undef` a helper right after using it). Uses are blanked
+// and recorded with their expansion, which the model parses and splices back at the use.
 import { EvalError, expand, tokenize, type MacroTable } from './expr';
 
 export interface MacroDeclaration {
@@ -22,13 +23,12 @@ export interface MacroAttribute {
   aligned: string[];
 }
 
-export interface MacroUses {
-  text: string;
-  declarations: MacroDeclaration[];
-  attributes: MacroAttribute[];
-}
-
-const identRe = /[A-Za-z_][A-Za-z0-9_]*/g;
+type Kind =
+  | { k: 'declaration' }
+  | { k: 'attribute'; packed: boolean; aligned: string[] }
+  /** A function-like macro that expands to one of its arguments: written in place, padded. */
+  | { k: 'identity'; param: number }
+  | { k: 'none' };
 
 function stripComments(s: string): string {
   return s.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/[^\n]*/g, ' ');
@@ -42,36 +42,6 @@ function tokensToText(text: string, macros: MacroTable): string | undefined {
     if (e instanceof EvalError) return undefined;
     throw e;
   }
-}
-
-/** Classifies the macros worth expanding, once per unit. */
-function interestingMacros(macros: MacroTable): { decl: Set<string>; attr: Map<string, { packed: boolean; aligned: string[] }> } {
-  const decl = new Set<string>();
-  const attr = new Map<string, { packed: boolean; aligned: string[] }>();
-  for (const m of macros.values()) {
-    if (m.params) {
-      if (/;/.test(m.body) || /^\s*(struct|union)\b/.test(m.body)) decl.add(m.name);
-      continue;
-    }
-    // An object-like macro that expands to nothing is blanked where used, as cpp would.
-    if (m.body.trim() === '') {
-      attr.set(m.name, { packed: false, aligned: [] });
-      continue;
-    }
-    if (!/__attribute__/.test(m.body) && !macros.has(m.body.trim())) continue;
-    const body = tokensToText(m.name, macros);
-    if (body === undefined) continue;
-    if (body.trim() === '') {
-      attr.set(m.name, { packed: false, aligned: [] });
-      continue;
-    }
-    const stripped = body.replace(/__attribute__\s*\(\s*\((.*?)\)\s*\)/g, '').trim();
-    if (stripped !== '' || !/__attribute__/.test(body)) continue;
-    const info = { packed: /\b(__)?packed(__)?\b/.test(body), aligned: [] as string[] };
-    for (const am of body.matchAll(/\b(?:__)?aligned(?:__)?\s*\(\s*([^()]*(?:\([^()]*\)[^()]*)*)\)/g)) info.aligned.push(am[1].trim());
-    if (info.packed || info.aligned.length) attr.set(m.name, info);
-  }
-  return { decl, attr };
 }
 
 /** Offset of the previous non-space, non-comment character, or -1. */
@@ -89,48 +59,107 @@ function prevSignificant(text: string, i: number): number {
   }
 }
 
-function matchParen(text: string, open: number): number {
+function matchParen(text: string, open: number, limit: number): number {
   let depth = 0;
-  for (let i = open; i < text.length; i++) {
+  for (let i = open; i < limit; i++) {
     if (text[i] === '(') depth++;
     else if (text[i] === ')' && --depth === 0) return i;
   }
   return -1;
 }
 
-export function expandMacroUses(text: string, macros: MacroTable): MacroUses {
-  const { decl, attr } = interestingMacros(macros);
-  const result: MacroUses = { text, declarations: [], attributes: [] };
-  if (decl.size === 0 && attr.size === 0) return result;
-  let chars: string[] | undefined;
-  identRe.lastIndex = 0;
-  for (let m = identRe.exec(text); m; m = identRe.exec(text)) {
-    const name = m[0];
-    const start = m.index;
-    if (decl.has(name)) {
-      const before = prevSignificant(text, start);
-      if (before >= 0 && !'{;}'.includes(text[before])) continue;
-      let open = start + name.length;
-      while (/\s/.test(text[open] ?? '')) open++;
-      if (text[open] !== '(') continue;
-      const close = matchParen(text, open);
+export class MacroUseExpander {
+  readonly declarations: MacroDeclaration[] = [];
+  readonly attributes: MacroAttribute[] = [];
+  private kinds = new Map<string, Kind>();
+  private chars: string[] | undefined;
+
+  constructor(private text: string, private macros: MacroTable) {}
+
+  /** A #define or #undef happened: classifications may have changed. */
+  invalidate(): void {
+    this.kinds.clear();
+  }
+
+  get result(): string {
+    return this.chars ? this.chars.join('') : this.text;
+  }
+
+  private classify(name: string): Kind {
+    let kind = this.kinds.get(name);
+    if (kind) return kind;
+    kind = { k: 'none' };
+    const m = this.macros.get(name);
+    if (m?.params) {
+      const body = m.body.trim();
+      if (/;/.test(body) || /^(struct|union)\b/.test(body)) kind = { k: 'declaration' };
+      else if (m.params.includes(body)) kind = { k: 'identity', param: m.params.indexOf(body) };
+    } else if (m) {
+      if (/;/.test(m.body)) kind = { k: 'declaration' };
+      else {
+        const body = m.body.trim() === '' ? '' : /__attribute__|^[A-Za-z_]\w*$/.test(m.body.trim()) ? tokensToText(name, this.macros) : undefined;
+        if (body !== undefined) {
+          const rest = body.replace(/__attribute__\s*\(\s*\((.*?)\)\s*\)/g, '').trim();
+          if (rest === '') {
+            const aligned = [...body.matchAll(/\b(?:__)?aligned(?:__)?\s*\(\s*([^()]*(?:\([^()]*\)[^()]*)*)\)/g)].map((a) => a[1].trim());
+            kind = { k: 'attribute', packed: /\b(__)?packed(__)?\b/.test(body), aligned };
+          }
+        }
+      }
+    }
+    this.kinds.set(name, kind);
+    return kind;
+  }
+
+  private blank(start: number, end: number): void {
+    this.chars ??= this.text.split('');
+    for (let k = start; k < end; k++) if (this.chars[k] !== '\n' && this.chars[k] !== '\r') this.chars[k] = ' ';
+  }
+
+  /** Expands the uses in text[start, end). */
+  expandRegion(start: number, end: number): void {
+    const text = this.text;
+    const re = /[A-Za-z_][A-Za-z0-9_]*/g;
+    re.lastIndex = start;
+    for (let m = re.exec(text); m && m.index < end; m = re.exec(text)) {
+      const name = m[0];
+      const at = m.index;
+      if (!this.macros.has(name)) continue;
+      const kind = this.classify(name);
+      if (kind.k === 'none') continue;
+      if (kind.k === 'attribute') {
+        this.blank(at, at + name.length);
+        this.attributes.push({ name, start: at, end: at + name.length, packed: kind.packed, aligned: kind.aligned });
+        continue;
+      }
+      const objectLike = !this.macros.get(name)!.params;
+      let open = at + name.length;
+      while (open < end && /\s/.test(text[open])) open++;
+      if (!objectLike && text[open] !== '(') continue;
+      const close = objectLike ? at + name.length - 1 : matchParen(text, open, end);
       if (close < 0) continue;
-      let end = close + 1;
-      while (/\s/.test(text[end] ?? '')) end++;
-      if (text[end] !== ';') continue;
-      end++;
-      const expansion = tokensToText(text.slice(start, close + 1), macros);
+      if (kind.k === 'identity') {
+        // `MARK(name)` -> `name` in place, padded: the declarator parses as written.
+        const arg = tokensToText(text.slice(open + 1, close), this.macros);
+        const expansion = tokensToText(text.slice(at, close + 1), this.macros);
+        if (!expansion || !arg || expansion.length > close + 1 - at || /\n/.test(text.slice(at, close + 1))) continue;
+        this.blank(at, close + 1);
+        for (let k = 0; k < expansion.length; k++) this.chars![at + k] = expansion[k];
+        re.lastIndex = close + 1;
+        continue;
+      }
+      // A declaration macro is a statement of its own: after `{`, `;` or `}`, followed by `;`.
+      const before = prevSignificant(text, at);
+      if (before >= 0 && !'{;}'.includes(text[before])) continue;
+      let stop = close + 1;
+      while (stop < end && /\s/.test(text[stop])) stop++;
+      if (text[stop] !== ';') continue;
+      stop++;
+      const expansion = tokensToText(text.slice(at, close + 1), this.macros);
       if (!expansion) continue;
-      chars ??= text.split('');
-      for (let k = start; k < end; k++) if (chars[k] !== '\n' && chars[k] !== '\r') chars[k] = ' ';
-      result.declarations.push({ name, start, end, expansion: expansion.trim().endsWith(';') ? expansion : expansion + ' ;' });
-      identRe.lastIndex = end;
-    } else if (attr.has(name)) {
-      chars ??= text.split('');
-      for (let k = start; k < start + name.length; k++) chars[k] = ' ';
-      result.attributes.push({ name, start, end: start + name.length, ...attr.get(name)! });
+      this.blank(at, stop);
+      this.declarations.push({ name, start: at, end: stop, expansion: expansion.trim().endsWith(';') ? expansion : expansion + ' ;' });
+      re.lastIndex = stop;
     }
   }
-  if (chars) result.text = chars.join('');
-  return result;
 }

@@ -6,7 +6,7 @@ import type { Abi } from '../layout/abi';
 import { resolveInclude, type IncludeContext, type SourceStore } from '../workspace';
 import type { Directive } from './directives';
 import { evaluate, EvalError, type MacroTable } from './expr';
-import { expandMacroUses, type MacroAttribute, type MacroDeclaration } from './macro-uses';
+import { MacroUseExpander, type MacroAttribute, type MacroDeclaration } from './macro-uses';
 
 export interface FileVariant {
   path: string;
@@ -18,6 +18,8 @@ export interface FileVariant {
   /** Declaration and attribute macros blanked in `text`, with their expansions. */
   declarations: MacroDeclaration[];
   attributes: MacroAttribute[];
+  /** `#pragma pack` state changes in this file: from `line` on, members are capped at `value` (0: no cap). */
+  packs: { line: number; value: number }[];
 }
 
 export interface UnitProblem {
@@ -63,6 +65,10 @@ export function preprocessUnit(mainPath: string, opts: UnitOptions): UnitResult 
   const seen = new Map<string, FileVariant>();
   const stack: string[] = [];
   const onceFiles = new Set<string>();
+  // `#pragma pack` state is global to the translation unit, across includes.
+  const packStack: number[] = [];
+  let pack = 0;
+  const packsByFile = new Map<string, { line: number; value: number }[]>();
 
   const processFile = (file: string, depth: number): void => {
     if (stack.includes(file)) return; // include cycle: the guard macro would stop a real compiler too
@@ -76,6 +82,14 @@ export function preprocessUnit(mainPath: string, opts: UnitOptions): UnitResult 
     result.inputs.set(file, src.hash);
     const facts = opts.store.factsOf(src);
     stack.push(file);
+    const packAtEntry = pack;
+    // Macro uses are expanded stretch by stretch, with the macros in force there.
+    const expander = opts.scanOnly ? undefined : new MacroUseExpander(facts.parseText, macros);
+    const lineStarts = expander ? lineOffsets(facts.parseText) : [];
+    let stretchFrom = 0;
+    const expandUpTo = (line: number) => {
+      if (expander && active && line > stretchFrom) expander.expandRegion(lineStarts[stretchFrom] ?? facts.parseText.length, lineStarts[line] ?? facts.parseText.length);
+    };
     const inactive: [number, number][] = [];
     const blankLines: number[] = [];
     const conds: CondFrame[] = [];
@@ -98,6 +112,9 @@ export function preprocessUnit(mainPath: string, opts: UnitOptions): UnitResult 
       }
     };
     for (const d of facts.directives) {
+      expandUpTo(d.line);
+      stretchFrom = d.endLine + 1;
+      if (d.kind === 'define' || d.kind === 'undef') expander?.invalidate();
       switch (d.kind) {
         case 'if': case 'ifdef': case 'ifndef': {
           const parent = active;
@@ -146,33 +163,51 @@ export function preprocessUnit(mainPath: string, opts: UnitOptions): UnitResult 
             else if (depth === 0) result.problems.push({ file, line: d.line, message: `include not found: ${d.includePath}` });
           }
           break;
-        case 'other':
-          if (active && /^pragma\s+once\b/.test(d.text)) onceFiles.add(file);
+        case 'other': {
+          if (!active) break;
+          if (/^pragma\s+once\b/.test(d.text)) onceFiles.add(file);
+          const pm = /^pragma\s+pack\s*\(\s*(push|pop)?\s*,?\s*(\d+)?\s*\)/.exec(d.text);
+          if (pm) {
+            if (pm[1] === 'push') packStack.push(pack);
+            if (pm[1] === 'pop') pack = packStack.pop() ?? 0;
+            if (pm[2] !== undefined) pack = Number(pm[2]);
+            else if (!pm[1]) pack = 0;
+            const list = packsByFile.get(file) ?? [];
+            list.push({ line: d.line, value: pack });
+            packsByFile.set(file, list);
+          }
           break;
+        }
       }
     }
+    expandUpTo(facts.lineCount);
     if (!active && inactiveFrom >= 0) inactive.push([inactiveFrom, facts.lineCount - 1]);
     if (conds.length > 0) result.problems.push({ file, line: facts.lineCount - 1, message: `${conds.length} unterminated #if` });
     stack.pop();
     if (!seen.has(file)) {
-      const text = opts.scanOnly ? '' : blankLinesOf(facts.parseText, inactive, blankLines);
-      const variant: FileVariant = { path: file, text, sourceHash: src.hash, depth, declarations: [], attributes: [] };
+      const text = expander ? blankLinesOf(expander.result, inactive, blankLines) : '';
+      const packs = packsByFile.get(file) ?? [];
+      // A file included while a pack was in force starts with it.
+      if (packAtEntry && !packs.some((p) => p.line === 0)) packs.unshift({ line: 0, value: packAtEntry });
+      const variant: FileVariant = {
+        path: file, text, sourceHash: src.hash, depth, packs,
+        declarations: expander?.declarations ?? [], attributes: expander?.attributes ?? [],
+      };
       seen.set(file, variant);
       result.files.push(variant);
     }
   };
 
   processFile(mainPath, 0);
-  // Macro uses are expanded once the unit's macros are all known.
-  for (const v of opts.scanOnly ? [] : result.files) {
-    const uses = expandMacroUses(v.text, macros);
-    v.text = uses.text;
-    v.declarations = uses.declarations;
-    v.attributes = uses.attributes;
-  }
   // The main file is processed last by the recursion; keep it first for callers.
   result.files.sort((a, b) => (a.path === mainPath ? -1 : b.path === mainPath ? 1 : 0));
   return result;
+}
+
+function lineOffsets(text: string): number[] {
+  const out = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) out.push(i + 1);
+  return out;
 }
 
 function markDirective(lines: number[], d: Directive): void {

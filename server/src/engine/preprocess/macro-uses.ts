@@ -148,15 +148,17 @@ export class MacroUseExpander {
         re.lastIndex = close + 1;
         continue;
       }
-      // A declaration macro is a statement of its own: after `{`, `;` or `}`, followed by `;`.
+      // A declaration macro is a statement of its own: after `{`, `;`, `}` or a directive (the
+      // stretch starts after one), followed by `;` unless its expansion ends with one.
       const before = prevSignificant(text, at);
-      if (before >= 0 && !'{;}'.includes(text[before])) continue;
-      let stop = close + 1;
-      while (stop < end && /\s/.test(text[stop])) stop++;
-      if (text[stop] !== ';') continue;
-      stop++;
+      if (before >= start && !'{;}'.includes(text[before])) continue;
       const expansion = tokensToText(text.slice(at, close + 1), this.macros);
       if (!expansion) continue;
+      let stop = close + 1;
+      while (stop < end && /\s/.test(text[stop])) stop++;
+      if (text[stop] === ';') stop++;
+      else if (expansion.trim().endsWith(';')) stop = close + 1;
+      else continue;
       this.blank(at, stop);
       this.declarations.push({ name, start: at, end: stop, expansion: expansion.trim().endsWith(';') ? expansion : expansion + ' ;' });
       re.lastIndex = stop;

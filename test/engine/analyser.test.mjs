@@ -137,3 +137,18 @@ test('hover on a member use in kernel code shows its uapi layout', async () => {
     rmSync(root, { recursive: true });
   }
 });
+
+test('padding inside one alternative of a union is not a hole of the type', async () => {
+  const root = tree({
+    ...typesHeader,
+    'include/uapi/linux/un.h': '#include <linux/types.h>\nstruct un {\n\t__u32 kind;\n\t__u32 pad;\n\tunion {\n\t\tstruct { __u8 small; __u64 big; } a;\n\t\t__u8 raw[16];\n\t};\n\tstruct { __u8 x; __u32 y; } b;\n};\n',
+  });
+  try {
+    const engine = await createEngine({ root, arches: ['x86_64'] });
+    const t = engine.layouts(path.join(root, 'include/uapi/linux/un.h')).arches.x86_64.types[0];
+    // a.small..a.big has 7 bytes of padding, but raw[] covers them; b.x..b.y is a real hole.
+    assert.deepEqual(t.holes.map((h) => [h.offset, h.size, h.after]), [[25, 3, 'b.x']]);
+  } finally {
+    rmSync(root, { recursive: true });
+  }
+});

@@ -392,7 +392,11 @@ function typeTextOf(f: LaidField): string {
   return f.field.typeText;
 }
 
-function flatten(laid: LaidAggregate, baseBits: number, prefix: string, depth: number, out: MemberLayout[], holes: Hole[]): void {
+/**
+ * Collects members and holes. Holes inside one alternative of a union are not holes of the type:
+ * another alternative may use those bytes (`inUnion`).
+ */
+function flatten(laid: LaidAggregate, baseBits: number, prefix: string, depth: number, out: MemberLayout[], holes: Hole[], inUnion = false): void {
   let prevEndBits: number | null = baseBits;
   let prevPath: string | undefined;
   for (const f of laid.fields) {
@@ -402,7 +406,7 @@ function flatten(laid: LaidAggregate, baseBits: number, prefix: string, depth: n
     if (laid.decl.kind === 'struct' && abs !== null && prevEndBits !== null) {
       const holeStart = Math.ceil(prevEndBits / 8);
       const start = Math.floor(abs / 8);
-      if (start > holeStart && (f.bitSize === undefined || f.bitSize > 0)) holes.push({ offset: holeStart, size: start - holeStart, after: prevPath });
+      if (start > holeStart && (f.bitSize === undefined || f.bitSize > 0) && !inUnion) holes.push({ offset: holeStart, size: start - holeStart, after: prevPath });
     }
     // Named members get an entry; anonymous aggregates only contribute their members, and
     // unnamed bit-fields are padding.
@@ -421,9 +425,10 @@ function flatten(laid: LaidAggregate, baseBits: number, prefix: string, depth: n
     }
     // Members of inline aggregates: `outer.inner` for named ones, their own names for anonymous ones.
     if (f.sub && abs !== null && f.field.type.k === 'tag') {
-      flatten(f.sub, abs, f.field.name ? `${path}.` : prefix, f.field.name ? depth + 1 : depth, out, holes);
-      // Padding inside a named nested struct is a hole of the outer type too.
-      if (f.sub.decl.kind === 'struct' && f.sub.size !== null) {
+      const subInUnion = inUnion || laid.decl.kind === 'union';
+      flatten(f.sub, abs, f.field.name ? `${path}.` : prefix, f.field.name ? depth + 1 : depth, out, holes, subInUnion);
+      // Padding inside a nested struct is a hole of the outer type too (unless a union holds it).
+      if (f.sub.decl.kind === 'struct' && f.sub.size !== null && !subInUnion) {
         const end = structEnd(f.sub, 0);
         if (end !== null && end < f.sub.size) holes.push({ offset: abs / 8 + end, size: f.sub.size - end, after: lastSubPath(f, path) });
       }

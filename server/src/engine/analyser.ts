@@ -2,7 +2,10 @@
 // (file facts by content, models by preprocessed text, units by ABI) and the editor's trees.
 import path from 'node:path';
 import type { Tree } from 'web-tree-sitter';
-import { UsageError, type AnalysisService, type CancelToken, type EngineOptions, type TextChange } from './api';
+import { UsageError, type AnalysisService, type BaseVersion, type CancelToken, type EngineOptions, type TextChange } from './api';
+import { ABI_RULES, compareVersions, type VersionFacts } from './compare/abi-diff';
+import { parseTypeText } from './model/scope';
+import { tryEvaluate } from './preprocess/expr';
 import { hoverAt } from './hover';
 import { ABIS, ALL_ABIS } from './layout/abi';
 import { LayoutEngine, toTypeLayout } from './layout/compute';
@@ -52,6 +55,9 @@ export class Analyser implements AnalysisService {
   private units = new Map<string, Unit>();
   private definitions = new Map<string, { file: string | undefined; at: number }>();
   private closures = new Map<string, { files: string[]; at: number }>();
+  private bases = new Map<string, BaseVersion>();
+  /** Lays out base versions: the same tree, with the old text of each compared file in its overlay. */
+  private baseAnalyser?: Analyser;
   /** Last variant tree per open document, for incremental reparse of preprocessor variants. */
   private variantTrees = new Map<string, { text: string; tree: Tree }>();
 
@@ -62,6 +68,66 @@ export class Analyser implements AnalysisService {
   configure(options: Partial<EngineOptions>): void {
     this.options = { ...this.options, ...options };
     this.units.clear();
+    this.baseAnalyser?.configure(options);
+  }
+
+  // ---- comparison with a base version ---------------------------------------------------
+
+  setBase(file: string, base: BaseVersion | undefined): void {
+    if (!base) {
+      this.bases.delete(file);
+      this.baseAnalyser?.closeDocument(file);
+      return;
+    }
+    const prev = this.bases.get(file);
+    this.bases.set(file, base);
+    this.baseAnalyser ??= new Analyser(this.options);
+    if (prev?.text !== base.text) this.baseAnalyser.openDocument(file, base.text, 1);
+  }
+
+  baseOf(file: string): BaseVersion | undefined {
+    return this.bases.get(file);
+  }
+
+  /** The layouts, macros and enumerators of `file` on one ABI, for comparison. */
+  versionFacts(file: string, abi: AbiName): VersionFacts {
+    const unit = this.unit(file, abi);
+    const macros: VersionFacts['macros'] = new Map();
+    for (const m of unit.result.macros.values()) {
+      if (m.file !== file || m.params || m.line === undefined) continue;
+      const value = m.body.trim() === '' ? undefined : tryEvaluateValue(unit, m.body);
+      macros.set(m.name, { body: m.body, value, line: m.line, character: m.character ?? 0 });
+    }
+    const enumerators: VersionFacts['enumerators'] = new Map();
+    for (const e of unit.main.enums) {
+      const values = unit.engine.enumValues(e);
+      for (const en of e.enumerators) enumerators.set(en.name, { value: values.get(en.name), enumName: e.tag ? `enum ${e.tag}` : 'an anonymous enum', line: en.pos.line, character: en.pos.character });
+    }
+    return {
+      types: this.typeLayouts(unit),
+      macros,
+      enumerators,
+      signed: (typeText) => {
+        const parsed = parseTypeText(typeText);
+        return parsed ? unit.engine.sizeOf(parsed.type).signed : undefined;
+      },
+    };
+  }
+
+  compare(file: string, arches?: AbiName[]): Finding[] {
+    const base = this.bases.get(file);
+    if (!base || !this.baseAnalyser || !this.store.read(file)) return [];
+    const abis = arches?.length ? arches : this.arches;
+    const oldFacts = new Map<AbiName, VersionFacts>();
+    const newFacts = new Map<AbiName, VersionFacts>();
+    for (const abi of abis) {
+      oldFacts.set(abi, this.baseAnalyser.versionFacts(file, abi));
+      newFacts.set(abi, this.versionFacts(file, abi));
+    }
+    return compareVersions(oldFacts, newFacts, {
+      file, baseLocation: base.location, baseLabel: base.label, arches: abis,
+      severityOf: (rule) => this.options.severities?.[rule] ?? ABI_RULES.find((r) => r.id === rule)?.defaultSeverity ?? 'error',
+    });
   }
 
   get arches(): AbiName[] {
@@ -125,6 +191,7 @@ export class Analyser implements AnalysisService {
   }
 
   dispose(): void {
+    this.baseAnalyser?.dispose();
     for (const f of [...this.docs.keys()]) this.closeDocument(f);
     this.units.clear();
     this.models.clear();
@@ -288,11 +355,23 @@ export class Analyser implements AnalysisService {
   check(file: string, token?: CancelToken): Finding[] {
     const src = this.store.read(file);
     if (!src) return [];
+    // Rules see the editor's tree (all preprocessor branches) while they run.
+    const findings = this.withTree(file, (tree, text) => this.runRules(file, src.hash, tree, text, token)) ?? [];
+    if (!this.bases.has(file) || token?.isCancellationRequested) return findings;
+    return [...findings, ...this.compare(file)].sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character || a.rule.localeCompare(b.rule));
+  }
+
+  private runRules(file: string, hash: string, tree: Tree, text: string, token?: CancelToken): Finding[] {
     const uapi = this.isUapi(file);
+    const facts = this.store.factsOf({ path: file, text, hash });
     // Kernel C is analysed on the editor's tree (all branches); a uapi header on its per-ABI
     // variants, with macros expanded, so their parse problems are the ones that matter.
-    const parseProblems = uapi ? [] : this.withTree(file, (tree) => extractModel(file, tree, []).problems) ?? [];
-    const ctx: RuleContext = { file, uapi, arches: this.arches, layouts: new Map(), models: new Map(), parseProblems, unitProblems: [] };
+    const parseProblems = uapi ? [] : extractModel(file, tree, []).problems;
+    const ctx: RuleContext = {
+      file, uapi, arches: this.arches, layouts: new Map(), models: new Map(), parseProblems, unitProblems: [],
+      source: { text, tree, blank: facts.blank, directives: facts.directives },
+      project: { store: this.store, root: this.rootFor(file), options: this.options },
+    };
     if (uapi) {
       const seen = new Set<string>();
       for (const abi of this.arches) {
@@ -312,6 +391,7 @@ export class Analyser implements AnalysisService {
     for (const rule of ALL_RULES) {
       if (token?.isCancellationRequested) return [];
       if (rule.scope === 'uapi' && !uapi) continue;
+      if (rule.scope === 'kernel' && uapi) continue;
       const setting = this.options.severities?.[rule.id] ?? rule.defaultSeverity;
       if (setting === 'off') continue;
       try {
@@ -329,6 +409,14 @@ export class Analyser implements AnalysisService {
   hover(file: string, position: Position): HoverResult | null {
     if (!this.store.read(file)) return null;
     return hoverAt(this, file, position);
+  }
+}
+
+function tryEvaluateValue(unit: Unit, text: string) {
+  try {
+    return unit.engine.evaluateValue(text);
+  } catch {
+    return undefined;
   }
 }
 

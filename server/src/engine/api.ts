@@ -35,6 +35,15 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** An older version of a file, for ABI comparison. */
+export interface BaseVersion {
+  text: string;
+  /** How to name it in messages: `HEAD:include/uapi/linux/vfio.h`, `old/vfio.h`. */
+  label: string;
+  /** Where `related` locations of findings point (a file path, or a URI the client can open). */
+  location: string;
+}
+
 /** Cooperative cancellation: long analyses poll it and stop early. */
 export interface CancelToken {
   readonly isCancellationRequested: boolean;
@@ -56,6 +65,14 @@ export interface AnalysisService {
    */
   layouts(path: string, types?: string[], arches?: AbiName[]): LayoutReport;
   hover(path: string, position: Position): HoverResult | null;
+  /**
+   * The version of `path` to compare with (from git, a patch, or another file), or undefined to
+   * stop comparing. While a base is set, check() also reports the abi-* findings of compare(),
+   * and hovers on changed types show the old and new layouts side by side.
+   */
+  setBase(path: string, base: BaseVersion | undefined): void;
+  /** abi-* findings of `path` against its base, on the new version's lines; [] without a base. */
+  compare(path: string, arches?: AbiName[]): Finding[];
   /** Frees parse trees. */
   dispose(): void;
 }

@@ -54,6 +54,8 @@ export interface MemberLayout {
   character: number;
   /** Depth of nesting, 0 for direct members. */
   depth: number;
+  /** Set when the member lives in an anonymous union or struct (the innermost one). */
+  anonymous?: 'union' | 'struct';
 }
 
 export interface Hole {

@@ -71,6 +71,16 @@ export class LayoutEngine {
     throw new Error(`unknown primitive ${name}`);
   }
 
+  /** Evaluates a constant expression of the unit to a 64-bit value (macros, flags, ioctl numbers). */
+  evaluateValue(text: string): Value {
+    return evaluate(text, {
+      macros: this.scope.macros,
+      preprocessor: false,
+      typeInfo: (t) => this.typeInfoOfText(t),
+      identifier: (name) => this.scope.identifierValue(name, (d) => this.enumValues(d)),
+    });
+  }
+
   /** Evaluates a constant expression of the unit (array lengths, aligned(n), bit widths). */
   evaluate(text: string): number {
     const v = evaluate(text, {
@@ -396,7 +406,7 @@ function typeTextOf(f: LaidField): string {
  * Collects members and holes. Holes inside one alternative of a union are not holes of the type:
  * another alternative may use those bytes (`inUnion`).
  */
-function flatten(laid: LaidAggregate, baseBits: number, prefix: string, depth: number, out: MemberLayout[], holes: Hole[], inUnion = false): void {
+function flatten(laid: LaidAggregate, baseBits: number, prefix: string, depth: number, out: MemberLayout[], holes: Hole[], inUnion = false, anonymous?: 'union' | 'struct'): void {
   let prevEndBits: number | null = baseBits;
   let prevPath: string | undefined;
   for (const f of laid.fields) {
@@ -421,12 +431,13 @@ function flatten(laid: LaidAggregate, baseBits: number, prefix: string, depth: n
       }
       if (f.flexible) m.flexible = true;
       if (f.unknown) m.unknown = f.unknown;
+      if (anonymous) m.anonymous = anonymous;
       out.push(m);
     }
     // Members of inline aggregates: `outer.inner` for named ones, their own names for anonymous ones.
     if (f.sub && abs !== null && f.field.type.k === 'tag') {
       const subInUnion = inUnion || laid.decl.kind === 'union';
-      flatten(f.sub, abs, f.field.name ? `${path}.` : prefix, f.field.name ? depth + 1 : depth, out, holes, subInUnion);
+      flatten(f.sub, abs, f.field.name ? `${path}.` : prefix, f.field.name ? depth + 1 : depth, out, holes, subInUnion, f.field.name ? undefined : f.sub.decl.kind);
       // Padding inside a nested struct is a hole of the outer type too (unless a union holds it).
       if (f.sub.decl.kind === 'struct' && f.sub.size !== null && !subInUnion) {
         const end = structEnd(f.sub, 0);

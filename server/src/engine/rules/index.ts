@@ -1,5 +1,6 @@
 // Every rule, one file each. The registry is the single list front ends read (help, SARIF, docs).
 import type { RuleInfo } from '../api';
+import { ABI_RULES } from '../compare/abi-diff';
 import { parseIncomplete } from './parse-incomplete';
 import type { Rule } from './rule';
 import { uapiArchDependentLayout } from './uapi-arch-dependent-layout';
@@ -15,6 +16,8 @@ const FRONT_END_RULES: RuleInfo[] = [
 
 export const RULES: RuleInfo[] = [
   ...ALL_RULES.map(({ id, defaultSeverity, summary }) => ({ id, defaultSeverity, summary })),
+  // abi-* findings come from comparing a file with its base version (compare/abi-diff.ts).
+  ...ABI_RULES,
   ...FRONT_END_RULES,
 ];
 

@@ -3,6 +3,11 @@ import type { AggregateDecl, FileModel, ParseProblem } from '../model/decls';
 import type { LayoutEngine } from '../layout/compute';
 import type { AbiName, Finding, Range, RelatedLocation, SeveritySetting, TypeLayout } from '../types';
 import type { UnitProblem } from '../preprocess/unit';
+import type { Tree } from 'web-tree-sitter';
+import type { BlankResult } from '../parse/blank';
+import type { Directive } from '../preprocess/directives';
+import type { SourceStore } from '../workspace';
+import type { EngineOptions } from '../api';
 
 export interface RuleContext {
   file: string;
@@ -17,6 +22,10 @@ export interface RuleContext {
   parseProblems: ParseProblem[];
   /** Preprocessor problems of the main file. */
   unitProblems: UnitProblem[];
+  /** The file as the editor has it: text, its tree (all branches; valid only while rules run), what blanking recorded. */
+  source: { text: string; tree: Tree; blank: BlankResult; directives: Directive[] };
+  /** For rules that need other files (indexes of callers, contracts): reads go through the store. */
+  project: { store: SourceStore; root?: string; options: EngineOptions };
 }
 
 export type Report = Omit<Finding, 'severity' | 'file' | 'rule'> & { related?: RelatedLocation[] };
@@ -25,8 +34,8 @@ export interface Rule {
   id: string;
   defaultSeverity: SeveritySetting;
   summary: string;
-  /** Only uapi headers, or every C file. */
-  scope: 'uapi' | 'all';
+  /** Only uapi headers, only kernel C (everything but uapi headers), or every C file. */
+  scope: 'uapi' | 'kernel' | 'all';
   run(ctx: RuleContext, report: (r: Report) => void): void;
 }
 

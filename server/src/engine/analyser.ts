@@ -111,6 +111,10 @@ export class Analyser implements AnalysisService {
         const parsed = parseTypeText(typeText);
         return parsed ? unit.engine.sizeOf(parsed.type).signed : undefined;
       },
+      canonical: (typeText) => {
+        const parsed = parseTypeText(typeText.replace(/\[.*$/, ''));
+        return parsed ? unit.engine.canonical(parsed.type) + (typeText.match(/\[.*$/)?.[0] ?? '') : undefined;
+      },
     };
   }
 

@@ -13,6 +13,8 @@ export interface VersionFacts {
   enumerators: Map<string, { value?: Value; enumName: string; line: number; character: number }>;
   /** Signedness of a type as written (`__u32` -> false), undefined when unknown. */
   signed(typeText: string): boolean | undefined;
+  /** The type with typedefs and type macros resolved (`__aligned_u64` -> `unsigned long long`). */
+  canonical(typeText: string): string | undefined;
 }
 
 export interface CompareContext {
@@ -56,6 +58,7 @@ export const ABI_RULES: { id: string; defaultSeverity: Severity; summary: string
   { id: 'abi-union-wrap', defaultSeverity: 'info', summary: 'Compatible: members now share a union with the same offset, size and type.' },
   { id: 'abi-member-appended', defaultSeverity: 'info', summary: 'Compatible: a member appended to an extensible struct.' },
   { id: 'abi-padding-used', defaultSeverity: 'info', summary: 'Compatible: a new member takes the place of explicit padding of the same size.' },
+  { id: 'abi-flexible-renamed', defaultSeverity: 'info', summary: 'Compatible: a flexible array member changed only its name.' },
 ];
 
 function listAbis(abis: AbiName[], all: AbiName[]): string {
@@ -96,7 +99,9 @@ function typeChanges(o: TypeLayout, n: TypeLayout, facts: { old: VersionFacts; n
       out.push({ rule: 'abi-member-size-changed', key: `${name}.${om.path}`, subject: `${name}: member '${om.path}' changed size`, detail: `from ${sz(om)} to ${sz(nm)}`, at: at(nm), old: om });
     }
     const sameLayout = om.offset === nm.offset && om.size === nm.size && om.bitOffset === nm.bitOffset && om.bitSize === nm.bitSize;
-    if (om.type !== nm.type && sameLayout) {
+    // Another spelling of the same type (a typedef, `__aligned_u64` for `__u64`) changes nothing.
+    const sameType = om.type === nm.type || (facts.old.canonical(om.type) !== undefined && facts.old.canonical(om.type) === facts.new.canonical(nm.type));
+    if (!sameType && sameLayout) {
       const so = facts.old.signed(om.type);
       const sn = facts.new.signed(nm.type);
       const signedness = so !== undefined && sn !== undefined && so !== sn;
@@ -108,7 +113,7 @@ function typeChanges(o: TypeLayout, n: TypeLayout, facts: { old: VersionFacts; n
         detail: '', at: at(nm), old: om,
       });
     }
-    if (sameLayout && om.type === nm.type && om.anonymous !== 'union' && nm.anonymous === 'union') {
+    if (sameLayout && sameType && om.anonymous !== 'union' && nm.anonymous === 'union') {
       const partners = n.members.filter((x) => x.anonymous === 'union' && x.path !== nm.path && x.offset === nm.offset && !oldByPath.has(x.path)).map((x) => `'${x.path}'`);
       out.push({
         rule: 'abi-union-wrap', key: `${name}.${om.path}`,
@@ -128,7 +133,7 @@ function typeChanges(o: TypeLayout, n: TypeLayout, facts: { old: VersionFacts; n
       if (PADDING_NAME.test(om.path.split('.').pop()!)) {
         out.push({ rule: 'abi-padding-used', key: `${name}.${om.path}`, subject: `${name}: '${twin.path}' takes the place of padding '${om.path}' (same offset and size): compatible if the kernel required it to be zero`, detail: '', at: at(twin), old: om });
       } else if (om.flexible && twin.flexible) {
-        out.push({ rule: 'abi-member-renamed', key: `${name}.${om.path}`, subject: `${name}: flexible array '${om.path}' renamed to '${twin.path}' (API break only: the layout is the same)`, detail: '', at: at(twin), old: om });
+        out.push({ rule: 'abi-flexible-renamed', key: `${name}.${om.path}`, subject: `${name}: flexible array '${om.path}' renamed to '${twin.path}': compatible, the layout is the same`, detail: '', at: at(twin), old: om });
       } else {
         out.push({ rule: 'abi-member-renamed', key: `${name}.${om.path}`, subject: `${name}: member '${om.path}' renamed to '${twin.path}' with the same layout (API break, ABI compatible)`, detail: '', at: at(twin), old: om });
       }
@@ -140,6 +145,9 @@ function typeChanges(o: TypeLayout, n: TypeLayout, facts: { old: VersionFacts; n
 
   // New members: appended, union alternatives, or inserted.
   const oldSize = o.size ?? 0;
+  // Growing at the end is fine for an argsz struct passed by pointer, not for one that is an
+  // array element or embedded in another uapi struct: there every later byte moves.
+  const embeddedIn = facts.new.types.filter((t) => t.members.some((m) => m.type === name || m.type.startsWith(`${name}[`))).map((t) => t.name);
   for (const nm of n.members) {
     if (usedNew.has(nm.path) || oldByPath.has(nm.path)) continue;
     if (nm.path.includes('.') && !oldByPath.has(nm.path.slice(0, nm.path.lastIndexOf('.')))) {
@@ -155,7 +163,7 @@ function typeChanges(o: TypeLayout, n: TypeLayout, facts: { old: VersionFacts; n
       continue;
     }
     if (nm.offset !== null && nm.offset >= oldSize) {
-      if (extensible(o)) out.push({ rule: 'abi-member-appended', key: `${name}.${nm.path}`, subject: `${name}: '${nm.path}' appended to an extensible (argsz) struct: compatible, the kernel reads only argsz bytes from old userspace`, detail: '', at: at(nm) });
+      if (extensible(o) && embeddedIn.length === 0) out.push({ rule: 'abi-member-appended', key: `${name}.${nm.path}`, subject: `${name}: '${nm.path}' appended to an extensible (argsz) struct: compatible, the kernel reads only argsz bytes from old userspace`, detail: '', at: at(nm) });
       continue; // otherwise the size change is the finding
     }
     out.push({
@@ -172,9 +180,6 @@ function typeChanges(o: TypeLayout, n: TypeLayout, facts: { old: VersionFacts; n
     out.push({ rule: 'abi-member-reordered', key: name, subject: `${name}: members changed order`, detail: common.map((m) => m.path).join(', '), at: typeAt });
   }
 
-  // Growing at the end is fine for an argsz struct passed by pointer, not for one that is an
-  // array element or embedded in another uapi struct: there every later byte moves.
-  const embeddedIn = facts.new.types.filter((t) => t.members.some((m) => m.type === name || m.type.startsWith(`${name}[`))).map((t) => t.name);
   const grewAtEnd = !moved && (n.size ?? 0) >= oldSize && extensible(o) && embeddedIn.length === 0 && !out.some((c) => c.rule === 'abi-member-removed' || c.rule === 'abi-member-inserted');
   if (o.size !== n.size && !grewAtEnd) {
     const why = embeddedIn.length ? ` and is embedded in or an array element of ${embeddedIn.join(', ')}` : extensible(o) ? '' : ' and is not extensible (no leading __u32 argsz)';

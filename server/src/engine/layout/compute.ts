@@ -146,6 +146,22 @@ export class LayoutEngine {
     return 8;
   }
 
+  /** A type with typedef names and type macros resolved: `__aligned_u64` -> `unsigned long long`. */
+  canonical(t: TypeExpr, depth = 0): string {
+    if (depth > 32) return '?';
+    switch (t.k) {
+      case 'prim': return t.name;
+      case 'ptr': return `${this.canonical(t.to, depth + 1)} *`;
+      case 'array': return `${this.canonical(t.of, depth + 1)}[${t.len ?? ''}]`;
+      case 'tag': return `${t.tag} ${t.name ?? '{...}'}`;
+      case 'name': {
+        const r = this.scope.resolveName(t.name);
+        return r ? this.canonical(r.type, depth + 1) : t.name;
+      }
+      default: return '?';
+    }
+  }
+
   /** Size and alignment of a type (attributes of a typedef or member applied by the caller). */
   sizeOf(t: TypeExpr, attrs?: LayoutAttrs, depth = 0): SizeInfo {
     const base = this.sizeOfBare(t, depth);

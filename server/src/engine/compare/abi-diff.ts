@@ -35,6 +35,8 @@ interface Change {
   detail: string;
   at: { line: number; character: number; length: number };
   old?: { line: number; character: number };
+  /** Overrides the rule's default where the same rule covers a milder and a harsher case. */
+  severity?: Severity;
 }
 
 /** Names that mark explicit padding: a new member taking their place is compatible. */
@@ -166,10 +168,14 @@ function typeChanges(o: TypeLayout, n: TypeLayout, facts: { old: VersionFacts; n
       if (extensible(o) && embeddedIn.length === 0) out.push({ rule: 'abi-member-appended', key: `${name}.${nm.path}`, subject: `${name}: '${nm.path}' appended to an extensible (argsz) struct: compatible, the kernel reads only argsz bytes from old userspace`, detail: '', at: at(nm) });
       continue; // otherwise the size change is the finding
     }
+    if (!moved && PADDING_NAME.test(nm.path.split('.').pop()!)) {
+      out.push({ rule: 'abi-padding-used', key: `${name}.${nm.path}`, subject: `${name}: implicit padding is now spelled out as '${nm.path}': compatible`, detail: `at offset ${nm.offset}`, at: at(nm) });
+      continue;
+    }
     out.push({
       rule: 'abi-member-inserted', key: `${name}.${nm.path}`,
-      subject: moved ? `${name}: member '${nm.path}' inserted before existing members, which move` : `${name}: member '${nm.path}' inserted into what was implicit padding: old userspace leaves garbage there`,
-      detail: `at offset ${nm.offset}`, at: at(nm),
+      subject: moved ? `${name}: member '${nm.path}' inserted before existing members, which move` : `${name}: member '${nm.path}' placed in what was implicit padding: old userspace leaves garbage there, so the kernel must not read it unless a new flag says it is set`,
+      detail: `at offset ${nm.offset}`, at: at(nm), severity: moved ? undefined : 'warning',
     });
   }
 
@@ -185,7 +191,16 @@ function typeChanges(o: TypeLayout, n: TypeLayout, facts: { old: VersionFacts; n
     const why = embeddedIn.length ? ` and is embedded in or an array element of ${embeddedIn.join(', ')}` : extensible(o) ? '' : ' and is not extensible (no leading __u32 argsz)';
     out.push({ rule: 'abi-size-changed', key: name, subject: `${name} changed size${why}`, detail: `from ${o.size} to ${n.size}`, at: typeAt });
   }
-  if (o.align !== n.align && !grewAtEnd) out.push({ rule: 'abi-alignment-changed', key: name, subject: `${name} changed alignment`, detail: `from ${o.align} to ${n.align}`, at: typeAt });
+  if (o.align !== n.align && !grewAtEnd) {
+    // Only with its size does the kernel ABI move (structs embedding it report their own moves);
+    // otherwise only userspace's own structs that embed it change.
+    const kernelVisible = o.size !== n.size;
+    out.push({
+      rule: 'abi-alignment-changed', key: name,
+      subject: `${name} changed alignment${kernelVisible ? '' : ' (size and offsets unchanged: only userspace structs that embed it move)'}`,
+      detail: `from ${o.align} to ${n.align}`, at: typeAt, severity: kernelVisible ? undefined : 'warning',
+    });
+  }
   return out;
 }
 
@@ -261,11 +276,11 @@ export function compareVersions(oldFacts: Map<AbiName, VersionFacts>, newFacts: 
     const severity = ctx.severityOf(change.rule);
     if (severity === 'off') continue;
     // Signedness changes are errors whatever the rule's default for spelling changes.
-    const sev: Severity = change.rule === 'abi-member-type-changed' && change.subject.includes('signedness') ? 'error' : severity;
+    const sev: Severity = change.rule === 'abi-member-type-changed' && change.subject.includes('signedness') ? 'error' : change.severity ?? severity;
     const where = [...details].map(([d, a]) => (d ? `${d} on ${listAbis(a, ctx.arches)}` : '')).filter(Boolean).join('; ');
     const verdict = sev === 'error'
       ? `incompatible on ${listAbis(abis, ctx.arches)}${abis.length < ctx.arches.length ? ' only' : ''}`
-      : sev === 'warning' ? `API break on ${listAbis(abis, ctx.arches)}` : `on ${listAbis(abis, ctx.arches)}`;
+      : sev === 'warning' ? `${/renamed|type-changed|removed/.test(change.rule) ? 'API break' : 'review'} on ${listAbis(abis, ctx.arches)}` : `on ${listAbis(abis, ctx.arches)}`;
     const range: Range = { start: { line: change.at.line, character: change.at.character }, end: { line: change.at.line, character: change.at.character + change.at.length } };
     findings.push({
       file: ctx.file, range, severity: sev, rule: change.rule,

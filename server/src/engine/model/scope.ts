@@ -89,7 +89,7 @@ export class Scope {
  */
 export function parseTypeText(text: string): { type: TypeExpr; attrs: LayoutAttrs } | undefined {
   const attrs: LayoutAttrs = {};
-  let rest = text.replace(/__attribute__\s*\(\((.*?)\)\)/g, (_m, inner: string) => {
+  let rest = replaceAttributes(text, (inner: string) => {
     for (const part of splitTop(inner)) {
       const p = part.trim().replace(/^__(\w+)__/, '$1');
       if (p === 'packed') attrs.packed = true;
@@ -119,6 +119,31 @@ export function parseTypeText(text: string): { type: TypeExpr; attrs: LayoutAttr
   if (!type) return undefined;
   for (let i = 0; i < stars; i++) type = { k: 'ptr', to: type };
   return { type, attrs };
+}
+
+/** Replaces each `__attribute__((...))` (balanced parentheses) by what `fn` returns for its inside. */
+function replaceAttributes(text: string, fn: (inner: string) => string): string {
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const at = text.indexOf('__attribute__', i);
+    if (at < 0) return out + text.slice(i);
+    const open = text.indexOf('(', at);
+    let depth = 0;
+    let close = -1;
+    for (let j = open; open >= 0 && j < text.length; j++) {
+      if (text[j] === '(') depth++;
+      else if (text[j] === ')' && --depth === 0) {
+        close = j;
+        break;
+      }
+    }
+    if (close < 0) return out + text.slice(i);
+    // `((inner))`: drop the doubled parentheses.
+    const inner = text.slice(open + 1, close).trim().replace(/^\(([\s\S]*)\)$/, '$1');
+    out += text.slice(i, at) + fn(inner);
+    i = close + 1;
+  }
 }
 
 function splitTop(s: string): string[] {

@@ -95,3 +95,18 @@ test('every ABI is compared, and a verdict that holds on some ABIs names them', 
   assert.equal(engine.compare(file, ALL.filter((a) => a !== 'i386')).length, 0, 'no other ABI moves __u64 to 8 from 4');
   engine.dispose();
 });
+
+test('hover on a changed struct shows the old and new layout side by side; an unchanged one says so', async () => {
+  const pair = PAIRS.find((p) => p.name === 'moved-on-i386-only');
+  const file = tree(path.join(work, 'hover'), pair.new + 'struct vfio_foo_same { __u32 a; };\n');
+  const engine = await createEngine({ root: path.join(work, 'hover'), arches: ['x86_64', 'i386'] });
+  engine.setBase(file, { text: pair.old + 'struct vfio_foo_same { __u32 a; };\n', label: 'HEAD:case.h', location: 'HEAD:case.h' });
+  const changed = engine.hover(file, { line: 4, character: 9 });
+  assert.match(changed.contents, /compared with `HEAD:case.h`/);
+  assert.match(changed.contents, /\| i386 \| `iova` \| 4 \/ 8 \| 8 \/ 8 \(__u64 → __aligned_u64\) ⚠ \|/);
+  assert.doesNotMatch(changed.contents, /\| x86_64 \| `iova`.*⚠/, 'x86_64 did not move: its type spelling is shown only where the layout changed');
+  const lines = (pair.new + 'struct vfio_foo_same { __u32 a; };\n').split('\n');
+  const same = engine.hover(file, { line: lines.findIndex((l) => l.includes('vfio_foo_same')), character: 10 });
+  assert.match(same.contents, /unchanged since `HEAD:case.h`/);
+  engine.dispose();
+});

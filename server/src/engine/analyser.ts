@@ -89,6 +89,12 @@ export class Analyser implements AnalysisService {
     return this.bases.get(file);
   }
 
+  /** The layout of a type in the base version of `file`, for side-by-side hovers. */
+  baseLayout(file: string, abi: AbiName, typeName: string): TypeLayout | undefined {
+    if (!this.bases.has(file) || !this.baseAnalyser) return undefined;
+    return this.baseAnalyser.typeLayouts(this.baseAnalyser.unit(file, abi)).find((t) => t.name === typeName);
+  }
+
   /** The layouts, macros and enumerators of `file` on one ABI, for comparison. */
   versionFacts(file: string, abi: AbiName): VersionFacts {
     const unit = this.unit(file, abi);

@@ -217,8 +217,6 @@ function groups<T>(layouts: Map<AbiName, T>, key: (v: T) => string): [string, Ab
 function renderType(a: Analyser, file: string, layouts: Map<AbiName, TypeLayout>): string | null {
   const first = [...layouts.values()][0];
   if (!first) return null;
-  void a;
-  void file;
   const lines = [`**${first.name}**`, ''];
   const byLayout = groups(layouts, (l) => `${fmt(l.size)}/${fmt(l.align)}`);
   lines.push('| ABI | size | align | holes |', '|---|---|---|---|');
@@ -236,7 +234,36 @@ function renderType(a: Analyser, file: string, layouts: Map<AbiName, TypeLayout>
   } else lines.push('', `same layout on ${[...layouts.keys()].join(', ')}`);
   if (first.unknown.length) lines.push('', `layout incomplete: ${first.unknown.join('; ')}`);
   lines.push('', '```c', ...pahole(first), '```');
+  lines.push(...baseComparison(a, file, layouts));
   return lines.join('\n');
+}
+
+/** With a base version set: the old and new layout of this type side by side, changes marked. */
+function baseComparison(a: Analyser, file: string, layouts: Map<AbiName, TypeLayout>): string[] {
+  const base = a.baseOf(file);
+  if (!base) return [];
+  const rows: string[] = [];
+  let changed = false;
+  for (const [abi, now] of layouts) {
+    const old = a.baseLayout(file, abi, now.name);
+    if (!old) {
+      rows.push(`| ${abi} | (new type) | | |`);
+      changed = true;
+      continue;
+    }
+    const paths = [...new Set([...old.members.map((m) => m.path), ...now.members.map((m) => m.path)])];
+    for (const p of paths) {
+      const o = old.members.find((m) => m.path === p);
+      const n = now.members.find((m) => m.path === p);
+      const cell = (m?: MemberLayout) => (m ? `${fmt(m.offset)} / ${fmt(m.size)}` : '—');
+      if (o && n && o.offset === n.offset && o.size === n.size) continue; // a respelling alone is not a layout change
+      changed = true;
+      rows.push(`| ${abi} | \`${p}\` | ${cell(o)} | ${cell(n)}${o && n && o.type !== n.type ? ` (${o.type} → ${n.type})` : ''} ${!o ? '➕' : !n ? '➖' : '⚠'} |`);
+    }
+    if (old.size !== now.size) rows.push(`| ${abi} | size | ${fmt(old.size)} | ${fmt(now.size)} ⚠ |`);
+  }
+  if (!changed) return ['', `unchanged since \`${base.label}\` on ${[...layouts.keys()].join(', ')}`];
+  return ['', `**compared with \`${base.label}\`** (offset / size)`, '', '| ABI | member | old | new |', '|---|---|---|---|', ...rows];
 }
 
 /** A pahole-like listing of one ABI's layout (the first configured one). */

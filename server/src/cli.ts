@@ -7,15 +7,17 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { version } from '../../package.json';
-import { ALL_ABIS, createEngine, findKernelRoot, isAbiName, RULES, UsageError } from './engine';
-import type { AbiName, Finding, Severity } from './engine';
-import { collectInputs, InputPathError } from './files';
+import { ALL_ABIS, createEngine, findKernelRoot, globMatcher, isAbiName, RULES, scanDirectives, UsageError } from './engine';
+import type { AbiName, AnalysisService, Finding, Severity } from './engine';
+import { DEFAULT_UAPI_GLOBS } from './engine/analyser';
+import { collectInputs, InputPathError, unreadableReason } from './files';
+import { changedFiles, GitError, lookupRepo, PathOutsideRepoError, repoPath, resolveCommit, showFile } from './git';
 import { formatGcc } from './formats/gcc';
 import { formatGithub } from './formats/github';
 import { formatJson } from './formats/json';
 import { formatLayoutJson } from './formats/layout-json';
 import { formatLayoutText } from './formats/layout-text';
-import { formatSarif } from './formats/sarif';
+import { formatSarif, toSarifLog } from './formats/sarif';
 
 // The bundle doubles as the library the format tests load (test/formats.test.mjs).
 export { formatGcc, formatGithub, formatJson, formatLayoutJson, formatLayoutText, formatSarif };
@@ -38,6 +40,12 @@ Commands:
       --arch LIST|all     ABIs to compare, comma-separated (default: all).
       --format FORMAT     text (gcc-style, default), json, sarif, github.
       --fail-on LEVEL     error (default), warning, never: exit 1 when a finding reaches it.
+      --base REV          Also compare every uapi header changed since the git revision REV
+                          with its version there (abi-* findings; new headers have none).
+  abi-diff OLD NEW        ABI changes of a uapi header from OLD to NEW, each a file or a
+                          REV:path of the git repository around the cwd (or --root); the
+                          path is from the repository's top, or from the cwd with ./ or ../.
+      --root DIR, --arch LIST|all, --format FORMAT, --fail-on LEVEL   as for check.
   layout FILE [TYPE...]   Print struct/union layouts of FILE (all its types when none is named).
       --root DIR          Kernel tree root (default: found upwards from FILE).
       --arch LIST|all     ABIs to lay out (default: all).
@@ -133,6 +141,7 @@ async function runCheck(args: string[], out: Output): Promise<number> {
       arch: { type: 'string', multiple: true },
       format: { type: 'string' },
       'fail-on': { type: 'string' },
+      base: { type: 'string' },
     },
   } as const);
   if (values.help) return out.stdout(HELP), EXIT_OK;
@@ -149,11 +158,14 @@ async function runCheck(args: string[], out: Output): Promise<number> {
     if (error instanceof InputPathError) throw new CliError(error.message);
     throw error;
   }
+  // Read from git before anything is analysed, so a bad revision costs nothing.
+  const bases = values.base === undefined ? [] : await changedHeaderBases(values.base, paths, values.root ?? paths[0], root, inputs.files);
 
   const engine = await createEngine({ root, arches });
   const findings: Finding[] = inputs.skipped.map((skipped) => skippedFinding(skipped.path, skipped.reason));
   let failedFiles = 0;
   try {
+    for (const { file, base } of bases) engine.setBase(file, base);
     for (const file of inputs.files) {
       try {
         findings.push(...engine.check(file));
@@ -172,15 +184,187 @@ async function runCheck(args: string[], out: Output): Promise<number> {
     engine.dispose();
   }
   findings.sort(compareFindings);
-
-  const baseDir = process.cwd();
-  if (format === 'json') out.stdout(formatJson(findings, baseDir));
-  else if (format === 'github') out.stdout(formatGithub(findings, baseDir));
-  else if (format === 'sarif') out.stdout(formatSarif(findings, { baseDir, rules: RULES, toolVersion: version, docsBase: docsBase() }));
-  else out.stdout(formatGcc(findings, baseDir));
+  printFindings(findings, format, out, new Set(bases.map(({ base }) => base.location)));
 
   if (failedFiles) return EXIT_USAGE;
   return findings.some((finding) => SEVERITY_RANK[finding.severity] >= failOn) ? EXIT_FINDINGS : EXIT_OK;
+}
+
+/**
+ * Prints findings in `format`. `revisionLocations` are related locations that name a file at a
+ * git revision (`HEAD~1:include/uapi/linux/vfio.h`): text, JSON and GitHub print them as they
+ * are; SARIF has no URI for them, so there they become a message-only location.
+ */
+function printFindings(findings: Finding[], format: string, out: Output, revisionLocations: ReadonlySet<string> = new Set()): void {
+  const baseDir = process.cwd();
+  if (format === 'json') out.stdout(formatJson(findings, baseDir));
+  else if (format === 'github') out.stdout(formatGithub(findings, baseDir));
+  else if (format === 'sarif') {
+    const options = { baseDir, rules: RULES, toolVersion: version, docsBase: docsBase() };
+    if (!revisionLocations.size) return out.stdout(formatSarif(findings, options));
+    const log = toSarifLog(findings, options);
+    log.runs[0].results?.forEach((result, index) => {
+      result.relatedLocations = result.relatedLocations?.map((location, j) => {
+        const related = findings[index].related?.[j];
+        if (!related || !revisionLocations.has(related.file)) return location;
+        const at = `${related.file}:${related.range.start.line + 1}:${related.range.start.character + 1}`;
+        return { id: location.id, message: { text: `${at}: ${related.message}` } };
+      });
+    });
+    out.stdout(JSON.stringify(log, null, 2) + '\n');
+  } else out.stdout(formatGcc(findings, baseDir));
+}
+
+// --- comparison with older versions ---------------------------------------------------------------
+
+interface BaseFor {
+  /** The file as the check loop names it. */
+  file: string;
+  base: { text: string; label: string; location: string };
+}
+
+/** The uapi headers among `files`, as the engine decides (its default globs; the CLI has no option for them). */
+function isUapiHeader(file: string, root: string | undefined): boolean {
+  if (!file.endsWith('.h')) return false;
+  const kernelRoot = root ?? findKernelRoot(file);
+  const rel = kernelRoot ? path.relative(kernelRoot, file) : '';
+  if (!kernelRoot || rel.startsWith('..') || path.isAbsolute(rel)) return /(^|\/)include\/uapi\//.test(file.split(path.sep).join('/'));
+  const norm = rel.split(path.sep).join('/');
+  return DEFAULT_UAPI_GLOBS.some((glob) => globMatcher(glob)(norm));
+}
+
+const realPathOf = (file: string) => {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return path.resolve(file);
+  }
+};
+
+/** Runs git work, turning its failures into one-line command-line errors. */
+async function viaGit<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof GitError || error instanceof PathOutsideRepoError) throw new CliError(`${what}: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * `check --base REV`: the version at REV of every uapi header among `files` that changed since
+ * REV. Headers added since REV have none (there is nothing to compare them with).
+ */
+async function changedHeaderBases(rev: string, paths: string[], gitStart: string, root: string | undefined, files: string[]): Promise<BaseFor[]> {
+  if (rev === '') throw new CliError('--base: empty revision');
+  return viaGit(`--base ${rev}`, async () => {
+    const repo = await lookupRepo(path.resolve(gitStart));
+    if (!repo.top) throw new CliError(`--base ${rev}: ${repo.reason}`);
+    const top = repo.top;
+    const commit = await resolveCommit(top, rev);
+    if (!commit) throw new CliError(`--base: unknown revision '${rev}' in ${top}`);
+    const pathspecs = paths.map((p) => repoPath(top, p));
+    const byRealPath = new Map(files.map((file) => [realPathOf(file), file]));
+    const wanted = (await changedFiles(top, commit, pathspecs))
+      .map((rel) => ({ rel, file: byRealPath.get(realPathOf(path.join(top, rel))) }))
+      .filter((c): c is { rel: string; file: string } => c.file !== undefined && isUapiHeader(c.file, root));
+    const bases: BaseFor[] = [];
+    // A few git processes at a time: a release-to-release diff touches hundreds of headers.
+    for (let i = 0; i < wanted.length; i += 8) {
+      const texts = await Promise.all(wanted.slice(i, i + 8).map(({ rel }) => showFile(top, commit, rel)));
+      texts.forEach((text, j) => {
+        const { rel, file } = wanted[i + j];
+        if (text === undefined) return;
+        const location = `${rev}:${rel}`;
+        bases.push({ file, base: { text, label: location, location } });
+      });
+    }
+    return bases;
+  });
+}
+
+/** One side of `abi-diff`: its text, the path it is analysed under and where findings point. */
+interface Version {
+  text: string;
+  /** Absolute: the file, or for REV:path the path in the work tree. */
+  path: string;
+  /** The file, or `REV:path` with the path from the repository's top. */
+  location: string;
+  atRevision: boolean;
+}
+
+/** Whether the text declares anything abi-diff compares: a struct, union, enum, typedef or macro with a value. */
+function declaresSomething(text: string): boolean {
+  if (scanDirectives(text).some((d) => d.kind === 'define' && (d.body ?? '').trim() !== '')) return true;
+  const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ').replace(/^[ \t]*#.*(?:\\\r?\n.*)*$/gm, ' ');
+  return /\b(struct|union|enum)\b[^;{}()]*\{/.test(code) || /\btypedef\b/.test(code);
+}
+
+/** OLD or NEW of `abi-diff`: an existing file, else `REV:path` in the repository around `gitStart`. */
+async function readVersion(spec: string, gitStart: string): Promise<Version> {
+  const stat = fs.statSync(spec, { throwIfNoEntry: false });
+  if (stat) {
+    if (!stat.isFile()) throw new CliError(`${spec}: not a file`);
+    const reason = unreadableReason(spec);
+    if (reason) throw new CliError(`${spec}: ${reason}`);
+    const file = path.resolve(spec);
+    return { text: fs.readFileSync(file, 'utf8'), path: file, location: file, atRevision: false };
+  }
+  const colon = spec.indexOf(':');
+  if (colon <= 0) throw new CliError(`${spec}: no such file (a file at a git revision is written REV:path)`);
+  const rev = spec.slice(0, colon);
+  const given = spec.slice(colon + 1);
+  if (given === '') throw new CliError(`${spec}: no path after the revision`);
+  return viaGit(spec, async () => {
+    const repo = await lookupRepo(gitStart);
+    if (!repo.top) throw new CliError(`${spec}: ${repo.reason}`);
+    const top = repo.top;
+    // As in `git show REV:path`: from the top of the repository, or from the cwd with ./ and ../.
+    const fromCwd = /^\.\.?(\/|$)/.test(given);
+    const rel = repoPath(top, fromCwd ? path.resolve(given) : path.resolve(top, given));
+    const commit = await resolveCommit(top, rev);
+    if (!commit) throw new CliError(`${spec}: unknown revision '${rev}' in ${top}`);
+    const text = await showFile(top, commit, rel);
+    if (text === undefined) throw new CliError(`${spec}: no such file at ${rev}`);
+    return { text, path: path.join(top, ...rel.split('/')), location: `${rev}:${rel}`, atRevision: true };
+  });
+}
+
+async function runAbiDiff(args: string[], out: Output): Promise<number> {
+  const { values, positionals } = parse({
+    args,
+    allowPositionals: true,
+    options: { ...HELP_OPTION, root: { type: 'string' }, arch: { type: 'string', multiple: true }, format: { type: 'string' }, 'fail-on': { type: 'string' } },
+  } as const);
+  if (values.help) return out.stdout(HELP), EXIT_OK;
+  const format = checkChoice(values.format, CHECK_FORMATS, 'format');
+  const failOn = FAIL_ON[checkChoice(values['fail-on'], Object.keys(FAIL_ON), '--fail-on level')];
+  const arches = parseArches(values.arch);
+  if (positionals.length !== 2) throw new CliError('abi-diff: expected OLD and NEW (each a file or REV:path)');
+  const [oldSpec, newSpec] = positionals;
+  if (values.root !== undefined) resolveRoot(values.root, '.'); // a bad --root is reported first
+  const gitStart = path.resolve(values.root ?? '.');
+  const older = await readVersion(oldSpec, gitStart);
+  const newer = await readVersion(newSpec, gitStart);
+  for (const [spec, version] of [[oldSpec, older], [newSpec, newer]] as const) {
+    if (!declaresSomething(version.text)) throw new CliError(`${spec}: no struct, union, enum, typedef or macro to compare`);
+  }
+  const root = resolveRoot(values.root, newer.path);
+
+  let engine: AnalysisService | undefined;
+  try {
+    engine = await createEngine({ root, arches });
+    engine.openDocument(newer.path, newer.text, 1);
+    engine.setBase(newer.path, { text: older.text, label: oldSpec, location: older.location });
+    const findings = engine.compare(newer.path, arches).sort(compareFindings);
+    printFindings(findings, format, out, older.atRevision ? new Set([older.location]) : undefined);
+    return findings.some((finding) => SEVERITY_RANK[finding.severity] >= failOn) ? EXIT_FINDINGS : EXIT_OK;
+  } catch (error) {
+    if (isUsageError(error) || isIoError(error)) throw new CliError((error as Error).message);
+    throw error;
+  } finally {
+    engine?.dispose();
+  }
 }
 
 async function runLayout(args: string[], out: Output): Promise<number> {
@@ -232,6 +416,8 @@ export async function main(argv: string[], out: Output): Promise<number | null> 
         return await runCheck(rest, out);
       case 'layout':
         return await runLayout(rest, out);
+      case 'abi-diff':
+        return await runAbiDiff(rest, out);
       case 'lsp':
         return await runLsp(rest, out);
       case '-h':
@@ -245,7 +431,7 @@ export async function main(argv: string[], out: Output): Promise<number | null> 
         out.stderr(HELP);
         return EXIT_USAGE;
       default:
-        throw new CliError(`unknown command '${command}' (expected check, layout or lsp; see --help)`);
+        throw new CliError(`unknown command '${command}' (expected check, abi-diff, layout or lsp; see --help)`);
     }
   } catch (error) {
     if (error instanceof CliError) {

@@ -16,8 +16,10 @@ import { loadParser, parseText, reparseByDiff } from './parse/parser';
 import { preprocessUnit, type FileVariant, type UnitResult } from './preprocess/unit';
 import { ALL_RULES } from './rules';
 import type { RuleContext } from './rules/rule';
-import type { AbiName, Finding, HoverResult, LayoutReport, Position, Severity, TypeLayout } from './types';
+import type { AbiName, Finding, Fix, HoverResult, LayoutReport, Position, Range, Severity, TypeLayout } from './types';
 import kernelC from '../../../grammars/kernel-c.json';
+import { isSuppressed, suppressionFix, suppressions } from './suppress';
+import { layoutLenses, memberHints, type InlayHint, type Lens } from './lenses';
 import { findKernelRoot, hashText, isUnder, SourceStore } from './workspace';
 
 export const DEFAULT_UAPI_GLOBS = ['include/uapi/**', 'arch/*/include/uapi/**'];
@@ -366,9 +368,13 @@ export class Analyser implements AnalysisService {
     const src = this.store.read(file);
     if (!src) return [];
     // Rules see the editor's tree (all preprocessor branches) while they run.
-    const findings = this.withTree(file, (tree, text) => this.runRules(file, src.hash, tree, text, token)) ?? [];
-    if (!this.bases.has(file) || token?.isCancellationRequested) return findings;
-    return [...findings, ...this.compare(file)].sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character || a.rule.localeCompare(b.rule));
+    const findings = this.withTree(file, (tree, text) => {
+      const all = this.runRules(file, src.hash, tree, text, token);
+      if (this.bases.has(file) && !token?.isCancellationRequested) all.push(...this.compare(file));
+      const quiet = suppressions(text, tree);
+      return all.filter((f) => !isSuppressed(f, quiet));
+    }) ?? [];
+    return findings.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character || a.rule.localeCompare(b.rule));
   }
 
   private runRules(file: string, hash: string, tree: Tree, text: string, token?: CancelToken): Finding[] {
@@ -413,7 +419,35 @@ export class Analyser implements AnalysisService {
         });
       }
     }
-    return findings.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character || a.rule.localeCompare(b.rule));
+    return findings;
+  }
+
+  /** CodeLens above each struct/union of a uapi header: size, alignment, holes, ABI agreement. */
+  codeLenses(file: string): Lens[] {
+    if (!this.isUapi(file) || !this.store.read(file)) return [];
+    const layouts = new Map<AbiName, TypeLayout[]>();
+    for (const abi of this.arches) layouts.set(abi, this.typeLayouts(this.unit(file, abi)));
+    return layoutLenses(layouts);
+  }
+
+  /** Member offsets and sizes (first configured ABI) as inlay hints in a uapi header. */
+  inlayHints(file: string, range: Range): InlayHint[] {
+    const src = this.store.read(file);
+    if (!this.isUapi(file) || !src) return [];
+    const lines = src.text.split('\n');
+    return memberHints(this.typeLayouts(this.unit(file, this.arches[0])), range, (l) => (lines[l] ?? '').replace(/\s+$/, '').length);
+  }
+
+  /** Quick fixes for the findings overlapping `range`: the rules' own, and a suppression comment. */
+  codeActions(file: string, range: Range, findings = this.check(file)): { finding: Finding; fix: Fix }[] {
+    const text = this.store.read(file)?.text ?? '';
+    const out: { finding: Finding; fix: Fix }[] = [];
+    for (const f of findings) {
+      if (f.range.end.line < range.start.line || f.range.start.line > range.end.line) continue;
+      for (const fix of f.fixes ?? []) out.push({ finding: f, fix });
+      out.push({ finding: f, fix: suppressionFix(f, text) });
+    }
+    return out;
   }
 
   hover(file: string, position: Position): HoverResult | null {

@@ -1,6 +1,7 @@
 // The contract between the engine and its front ends (language server, CLI, benchmarks).
 // Front ends depend on this file only; the engine's internals may change freely behind it.
-import type { AbiName, Finding, HoverResult, LayoutReport, Position, Range, SeveritySetting } from './types';
+import type { AbiName, Finding, Fix, HoverResult, LayoutReport, Position, Range, SeveritySetting } from './types';
+import type { InlayHint, Lens } from './lenses';
 
 export interface EngineOptions {
   /** Kernel tree root. When absent, it is discovered upwards from each file (see findKernelRoot). */
@@ -73,8 +74,14 @@ export interface AnalysisService {
   setBase(path: string, base: BaseVersion | undefined): void;
   /** abi-* findings of `path` against its base, on the new version's lines; [] without a base. */
   compare(path: string, arches?: AbiName[]): Finding[];
+  /** Quick fixes for the findings overlapping `range` (the rules' own, then a suppression comment). */
+  codeActions(path: string, range: Range): { finding: Finding; fix: Fix }[];
+  /** A CodeLens per struct/union of a uapi header. */
+  codeLenses(path: string): Lens[];
+  /** pahole-style member offsets as inlay hints (uapi headers). */
+  inlayHints(path: string, range: Range): InlayHint[];
   /** Frees parse trees. */
   dispose(): void;
 }
 
-export type { AbiName, Finding, HoverResult, LayoutReport, Position, Range, SeveritySetting };
+export type { AbiName, Finding, Fix, HoverResult, InlayHint, LayoutReport, Lens, Position, Range, SeveritySetting };

@@ -21,6 +21,18 @@ export interface RelatedLocation {
   message: string;
 }
 
+export interface TextEdit {
+  range: Range;
+  newText: string;
+}
+
+/** A change that is certain to fix a finding (offered as a quick fix). Edits are in `file`. */
+export interface Fix {
+  title: string;
+  edits: TextEdit[];
+  preferred?: boolean;
+}
+
 /** One diagnostic of one rule. `file` is an absolute path. */
 export interface Finding {
   file: string;
@@ -29,6 +41,7 @@ export interface Finding {
   rule: string;
   message: string;
   related?: RelatedLocation[];
+  fixes?: Fix[];
 }
 
 export type AbiName = 'x86_64' | 'i386' | 'arm64' | 'arm' | 'riscv64' | 'ppc64le' | 's390x';

@@ -16,6 +16,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 
+import { benchAbiDiff } from './abi-diff.mjs';
+
 const require = createRequire(import.meta.url);
 // The JSON-RPC client side of LSP (a devDependency); CommonJS, hence require.
 const rpc = require('vscode-languageserver-protocol/node');
@@ -85,6 +87,12 @@ Needs an extracted Debian linux-source-${KERNEL_VERSION} tree, made by
 
 // ---------------------------------------------------------------------------------------------
 // The kernel tree
+
+/** The 6.1 tree for abi-diff, when ../shared/scripts/kernel-src 6.1 has extracted it. */
+function findOldKernel() {
+  const dir = path.join(process.env.KERNEL_SRC_CACHE || path.join(os.homedir(), '.cache/kernel-src'), '6.1');
+  return existsSync(path.join(dir, '.complete')) ? dir : undefined;
+}
 
 function cachedKernelDir() {
   const base = process.env.KERNEL_SRC_CACHE || path.join(os.homedir(), '.cache', 'kernel-src');
@@ -491,6 +499,12 @@ function printTable(results) {
   if (s.hovers) rows.push(['server', `hover, ${s.hovers.n} positions (${s.hovers.answered} answered)`, `p50 ${fmt(s.hovers.p50)}  p95 ${fmt(s.hovers.p95)}  max ${fmt(s.hovers.max)}  first ${fmt(s.hovers.firstMs)}`]);
   if (s.hovers?.slowest?.length) rows.push(['server', 'slowest hover', s.hovers.slowest.slice(0, 2).map((h) => `${h.name} (${h.kind}) at ${h.line}:${h.character} ${fmt(h.ms)}`).join(', ')]);
   if (s.rssAfterOpenMiB !== undefined) rows.push(['server', 'RSS after open / edits / hovers', `${fmt(s.rssAfterOpenMiB, 'MiB')} / ${fmt(s.rssAfterEditsMiB, 'MiB')} / ${fmt(s.rssAfterHoversMiB, 'MiB')}`]);
+  const a = results.abiDiff;
+  if (a?.error) rows.push(['abi-diff', a.header, `error: ${a.error}`]);
+  else if (a?.vfioReviewMs !== undefined) {
+    rows.push(['abi-diff', `6.1 -> ${KERNEL_VERSION} ${a.header}, x86_64+i386 (median of ${a.runs})`,
+      a.ratio !== undefined ? `vfio-review ${fmt(a.vfioReviewMs)} vs gcc+abidiff ${fmt(a.gccAbidiffMs)}: ${a.ratio.toFixed(2)}x` : `vfio-review ${fmt(a.vfioReviewMs)} (${a.note})`]);
+  }
   for (const c of results.cli) {
     rows.push(['cli', `check ${c.header} (median of ${c.runs})`, c.error ? `error: ${c.error}` : `${fmt(c.medianMs)} (exit ${c.exitCode}, ${c.outputLines} lines)`]);
   }
@@ -518,6 +532,10 @@ async function main() {
   console.error(`bench: CLI check on ${opts.headers.join(', ')} (${opts.runs} runs each) ...`);
   const cli = benchCli(kernel, opts);
 
+  const oldKernel = findOldKernel();
+  console.error(oldKernel ? `bench: abi-diff 6.1 -> ${KERNEL_VERSION} on linux/vfio.h ...` : 'bench: no 6.1 tree (../shared/scripts/kernel-src 6.1): abi-diff skipped');
+  const abiDiff = oldKernel ? benchAbiDiff({ repo, oldKernel, newKernel: kernel, runs: opts.runs }) : { skipped: 'no 6.1 tree' };
+
   const results = {
     date: new Date().toISOString(),
     commit: gitCommit(),
@@ -526,12 +544,13 @@ async function main() {
     settings: { debounceMs: 0, edits: opts.edits, hovers: opts.hovers, runs: opts.runs },
     server,
     cli,
+    abiDiff,
     out: opts.out,
   };
   writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n');
   printTable(results);
   // A failure to measure is not a slow measurement: say so with the exit code.
-  if (server.error || cli.some((c) => c.error)) process.exit(1);
+  if (server.error || cli.some((c) => c.error) || abiDiff.error) process.exit(1);
 }
 
 main().catch((err) => {

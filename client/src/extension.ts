@@ -13,6 +13,12 @@ const CLIENT_ID = 'vfioReview';
 const CLIENT_NAME = 'VFIO Review';
 // Sent by the server (see server/src/server.ts).
 const STATUS_NOTIFICATION = 'vfioReview/status';
+// Sent to the server (see server/src/server.ts): trust granted; the text of a base version.
+const WORKSPACE_TRUSTED_NOTIFICATION = 'vfioReview/workspaceTrusted';
+const BASE_TEXT_REQUEST = 'vfioReview/baseText';
+// Related locations of abi-* diagnostics point at the compared version of a header with this
+// scheme (`vfio-review-base:<path>?<commit>`); the server reads it from git.
+const BASE_SCHEME = 'vfio-review-base';
 
 type ServerState = 'starting' | 'ready' | 'error';
 
@@ -44,6 +50,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       { scheme: 'file', pattern: '**/*.{c,h}' },
     ],
     synchronize: { configurationSection: CLIENT_ID },
+    // git may only run in a trusted workspace (a repository's config can name programs to run).
+    initializationOptions: () => ({ workspaceTrusted: vscode.workspace.isTrusted }),
     outputChannel: output,
     revealOutputChannelOn: RevealOutputChannelOn.Error,
   };
@@ -58,6 +66,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     c.onNotification(STATUS_NOTIFICATION, (p: { state?: ServerState; message?: string }) => {
       if (p?.state === 'starting' || p?.state === 'ready' || p?.state === 'error') showState(p.state, p.message);
+    }),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      if (c.isRunning()) void c.sendNotification(WORKSPACE_TRUSTED_NOTIFICATION);
+    }),
+    vscode.workspace.registerTextDocumentContentProvider(BASE_SCHEME, {
+      async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+        const text = await c.sendRequest<string | null>(BASE_TEXT_REQUEST, { uri: uri.toString() });
+        if (typeof text !== 'string') {
+          throw new Error(`VFIO Review: ${uri.path} at ${uri.query.slice(0, 12)} is not available (not in git, or git may not run here).`);
+        }
+        return text;
+      },
     }),
     vscode.commands.registerCommand('vfioReview.showOutput', () => c.outputChannel.show(true)),
     vscode.commands.registerCommand('vfioReview.restartServer', async () => {

@@ -7,8 +7,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { version } from '../../package.json';
-import { ALL_ABIS, createEngine, findKernelRoot, globMatcher, isAbiName, RULES, scanDirectives, UsageError } from './engine';
+import { ALL_ABIS, createEngine, findKernelRoot, isAbiName, RULES, scanDirectives, UsageError } from './engine';
 import type { AbiName, AnalysisService, Finding, Severity } from './engine';
+import { isUapiHeader } from './config';
 import { DEFAULT_UAPI_GLOBS } from './engine/analyser';
 import { collectInputs, InputPathError, unreadableReason } from './files';
 import { changedFiles, GitError, lookupRepo, PathOutsideRepoError, repoPath, resolveCommit, showFile } from './git';
@@ -223,16 +224,6 @@ interface BaseFor {
   base: { text: string; label: string; location: string };
 }
 
-/** The uapi headers among `files`, as the engine decides (its default globs; the CLI has no option for them). */
-function isUapiHeader(file: string, root: string | undefined): boolean {
-  if (!file.endsWith('.h')) return false;
-  const kernelRoot = root ?? findKernelRoot(file);
-  const rel = kernelRoot ? path.relative(kernelRoot, file) : '';
-  if (!kernelRoot || rel.startsWith('..') || path.isAbsolute(rel)) return /(^|\/)include\/uapi\//.test(file.split(path.sep).join('/'));
-  const norm = rel.split(path.sep).join('/');
-  return DEFAULT_UAPI_GLOBS.some((glob) => globMatcher(glob)(norm));
-}
-
 const realPathOf = (file: string) => {
   try {
     return fs.realpathSync(file);
@@ -267,7 +258,7 @@ async function changedHeaderBases(rev: string, paths: string[], gitStart: string
     const byRealPath = new Map(files.map((file) => [realPathOf(file), file]));
     const wanted = (await changedFiles(top, commit, pathspecs))
       .map((rel) => ({ rel, file: byRealPath.get(realPathOf(path.join(top, rel))) }))
-      .filter((c): c is { rel: string; file: string } => c.file !== undefined && isUapiHeader(c.file, root));
+      .filter((c): c is { rel: string; file: string } => c.file !== undefined && isUapiHeader(c.file, root ?? findKernelRoot(c.file), DEFAULT_UAPI_GLOBS));
     const bases: BaseFor[] = [];
     // A few git processes at a time: a release-to-release diff touches hundreds of headers.
     for (let i = 0; i < wanted.length; i += 8) {

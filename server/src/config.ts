@@ -3,6 +3,7 @@
 // rest of the settings still apply.
 import * as path from 'node:path';
 import type { AbiName, EngineOptions, SeveritySetting } from './engine/api';
+import picomatch from 'picomatch';
 
 export const SETTINGS_SECTION = 'vfioReview';
 export const DEFAULT_DEBOUNCE_MS = 150;
@@ -17,12 +18,20 @@ export interface RawSettings {
   severities?: unknown;
   root?: unknown;
   debounceMs?: unknown;
+  baseRef?: unknown;
 }
 
 /** Validated settings. Absent engine fields mean "engine default". */
 export interface Settings {
   engine: Omit<EngineOptions, 'docsBase'>;
   debounceMs: number;
+  /**
+   * The git revision uapi headers are compared with; '' turns the comparison off. Absent when
+   * the client sent none: then there is no comparison either, since a client that does not know
+   * the setting cannot have asked the user whether git may run in the workspace. VS Code always
+   * sends it (its default, "HEAD", comes from package.json).
+   */
+  baseRef?: string;
 }
 
 export interface ValidationContext {
@@ -44,7 +53,16 @@ export function defaultSettings(): Settings {
 }
 
 // Keys VS Code may hand back in the section besides ours (vscode-languageclient's trace level).
-const KNOWN_KEYS = new Set(['arches', 'includePaths', 'uapiGlobs', 'severities', 'root', 'debounceMs', 'trace']);
+const KNOWN_KEYS = new Set(['arches', 'includePaths', 'uapiGlobs', 'severities', 'root', 'debounceMs', 'baseRef', 'trace']);
+
+/** What vfioReview.baseRef accepts: any revision git can parse, but nothing it would take for an option. */
+export function checkBaseRef(value: unknown): string | undefined {
+  if (typeof value !== 'string') return `expected a git revision such as "HEAD" or "@{upstream}" ('' for none), got ${describe(value)}`;
+  const ref = value.trim();
+  if (ref.startsWith('-')) return `'${ref}' starts with '-' and would be read as an option`;
+  if (/[\s\0]/.test(ref)) return `'${ref}' contains white space or control characters`;
+  return undefined;
+}
 
 export function validateSettings(raw: unknown, ctx: ValidationContext): ValidationResult {
   const options = defaultSettings();
@@ -128,7 +146,31 @@ export function validateSettings(raw: unknown, ctx: ValidationContext): Validati
     } else options.debounceMs = Math.round(d);
   }
 
+  if (s.baseRef !== undefined && s.baseRef !== null) {
+    const problem = checkBaseRef(s.baseRef);
+    if (problem) bad('baseRef', problem);
+    else options.baseRef = (s.baseRef as string).trim();
+  }
+
   return { options, errors };
+}
+
+const uapiMatchers = new Map<string, (p: string) => boolean>();
+
+/**
+ * Whether `file` is a uapi header as the engine decides it: under one of `globs` relative to the
+ * kernel `root`, or, with no root or outside it, under an include/uapi folder.
+ */
+export function isUapiHeader(file: string, root: string | undefined, globs: readonly string[]): boolean {
+  if (path.extname(file).toLowerCase() !== '.h') return false;
+  const rel = root ? path.relative(root, file) : '';
+  if (!root || rel.startsWith('..') || path.isAbsolute(rel)) return /(^|\/)include\/uapi\//.test(file.split(path.sep).join('/'));
+  const norm = rel.split(path.sep).join('/');
+  return globs.some((glob) => {
+    let matcher = uapiMatchers.get(glob);
+    if (!matcher) uapiMatchers.set(glob, (matcher = picomatch(glob, { dot: true })));
+    return matcher(norm);
+  });
 }
 
 function stringList(value: unknown, key: string, bad: (key: string, what: string) => void): string[] | undefined {

@@ -2,6 +2,7 @@
 // document overlay in step with the editor (incremental edits), runs debounced checks whose
 // results are dropped once a newer version exists, and turns engine failures into log lines.
 import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   MessageType,
   ShowMessageNotification,
@@ -15,12 +16,45 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { version as packageVersion } from '../../package.json';
 import { ALL_ABIS, RULES, UsageError, createEngine } from './engine';
+import { findKernelRoot } from './engine/workspace';
 import type { AnalysisService, CancelToken, EngineOptions, RuleInfo, TextChange } from './engine';
-import { SETTINGS_SECTION, defaultSettings, validateSettings, type Settings } from './config';
+import { DEFAULT_UAPI_GLOBS } from './engine/analyser';
+import { SETTINGS_SECTION, defaultSettings, isUapiHeader, validateSettings, type Settings } from './config';
+import { GitError, PathOutsideRepoError, lookupRepo, repoPath, resolveCommit, showFile, type RepoLookup } from './git';
 import { defaultDocsBase, findingsToDiagnostics, hoverToLsp, pathToUri, uriToPath } from './formats/lsp';
 
 export const STATUS_NOTIFICATION = 'vfioReview/status';
 export type ServerState = 'starting' | 'ready' | 'error';
+/** Client -> server, once the user trusts the workspace: git may run from now on. */
+export const WORKSPACE_TRUSTED_NOTIFICATION = 'vfioReview/workspaceTrusted';
+/** Client -> server: `{ uri }` of a base version (BASE_SCHEME) -> its text, or null. */
+export const BASE_TEXT_REQUEST = 'vfioReview/baseText';
+/**
+ * URIs of the versions headers are compared with: `vfio-review-base:<file path>?<commit>`.
+ * VS Code's client serves them with a content provider backed by BASE_TEXT_REQUEST.
+ */
+export const BASE_SCHEME = 'vfio-review-base';
+
+/** The URI of `file` as it is at `commit`. */
+export function baseUri(file: string, commit: string): string {
+  return `${BASE_SCHEME}:${pathToFileURL(file).pathname}?${commit}`;
+}
+
+/** The file and commit of a BASE_SCHEME URI, or undefined for anything else. */
+export function parseBaseUri(uri: string): { file: string; commit: string } | undefined {
+  if (!uri.startsWith(`${BASE_SCHEME}:`)) return undefined;
+  try {
+    const url = new URL(uri);
+    const commit = decodeURIComponent(url.search.slice(1));
+    if (!/^[0-9a-f]{40,64}$/.test(commit)) return undefined;
+    return { file: fileURLToPath(`file://${url.pathname}`), commit };
+  } catch {
+    return undefined;
+  }
+}
+
+/** How long a revision's commit is trusted before git is asked again (HEAD moves on commit). */
+const REV_TTL_MS = 2000;
 
 export interface ServerOptions {
   /** Base URI of the rule pages; default: docs/rules next to the bundle. */
@@ -48,6 +82,8 @@ interface OpenDoc {
   inEngine: boolean;
   timer?: ReturnType<typeof setTimeout>;
   token?: { isCancellationRequested: boolean };
+  /** The base version the engine has for this document, if any. */
+  base?: { ref: string; commit: string };
 }
 
 /** Registers every handler on `connection` and starts listening. */
@@ -62,7 +98,11 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   let canPullConfiguration = false;
   let initOptionsSettings: unknown;
   let workspaceFolder: string | undefined;
+  /** False when the client says the workspace is not trusted: then git never runs. */
+  let gitAllowed = true;
   const reported = new Set<string>();
+  const repoLookups = new Map<string, Promise<RepoLookup>>();
+  const commits = new Map<string, { commit: Promise<string | undefined>; at: number }>();
   const open = new Map<string, OpenDoc>();
   let resolveReady!: (e: AnalysisService | undefined) => void;
   const engineReady = new Promise<AnalysisService | undefined>((r) => (resolveReady = r));
@@ -110,6 +150,13 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
       return;
     }
     log.error(`${what} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  }
+
+  /** An info line in the log, once per `key`: why a comparison is not made is not an error. */
+  function infoOnce(key: string, message: string): void {
+    if (reported.has(key)) return;
+    reported.add(key);
+    log.info(message);
   }
 
   function setStatus(state: ServerState, message?: string): void {
@@ -177,6 +224,8 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
     open.delete(document.uri);
     if (engine && doc.inEngine) {
       try {
+        if (doc.base) engine.setBase(doc.path, undefined);
+        doc.base = undefined;
         engine.closeDocument(doc.path);
       } catch (err) {
         logError(`closing ${doc.path}`, err);
@@ -207,9 +256,11 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
     const text = documents.get(doc.uri);
     if (!engine || !text || shuttingDown || open.get(doc.uri) !== doc) return;
     if (!doc.inEngine) openInEngine(doc, text.getText(), text.version);
-    const version = text.version;
     const token: CancelToken & { isCancellationRequested: boolean } = { isCancellationRequested: false };
     doc.token = token;
+    await syncBase(doc);
+    if (token.isCancellationRequested || !engine || open.get(doc.uri) !== doc) return;
+    const version = documents.get(doc.uri)?.version ?? text.version;
     let findings: Awaited<ReturnType<AnalysisService['check']>>;
     try {
       // `await` keeps this correct should check() ever become asynchronous.
@@ -229,8 +280,112 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
 
   /** The URI the client used for an open file, so related locations match its editors. */
   function uriForPath(file: string): string {
+    // Related locations in a base version are URIs already.
+    if (file.startsWith(`${BASE_SCHEME}:`)) return file;
     for (const doc of open.values()) if (samePath(doc.path, file)) return doc.uri;
     return pathToUri(file);
+  }
+
+  // --- base versions from git -----------------------------------------------------------------
+
+  /** The workspace folder `file` belongs to, for saying things once per workspace. */
+  function workspaceOf(file: string): string {
+    if (workspaceFolder && !path.relative(workspaceFolder, file).startsWith('..')) return workspaceFolder;
+    return settings.engine.root ?? findKernelRoot(file) ?? path.dirname(file);
+  }
+
+  function repoOf(dir: string): Promise<RepoLookup> {
+    let lookup = repoLookups.get(dir);
+    if (!lookup) repoLookups.set(dir, (lookup = lookupRepo(dir)));
+    return lookup;
+  }
+
+  /** The commit `ref` names in `top`, asked again once it is REV_TTL_MS old. */
+  function commitOf(top: string, ref: string): Promise<string | undefined> {
+    const key = `${top}\0${ref}`;
+    const cached = commits.get(key);
+    if (cached && Date.now() - cached.at < REV_TTL_MS) return cached.commit;
+    const commit = resolveCommit(top, ref);
+    commits.set(key, { commit, at: Date.now() });
+    commit.catch(() => commits.delete(key));
+    return commit;
+  }
+
+  /**
+   * The version of `doc` at vfioReview.baseRef, when it should be compared with one: a uapi
+   * header, in a trusted workspace, in a git repository, that exists at that revision. Each
+   * reason to skip the comparison is logged once (per workspace, per file for new files).
+   */
+  async function wantedBase(doc: OpenDoc): Promise<{ ref: string; commit: string; rel: string; text?: string } | undefined> {
+    const ref = settings.baseRef;
+    if (!ref) return undefined;
+    const root = settings.engine.root ?? findKernelRoot(doc.path);
+    if (!isUapiHeader(doc.path, root, settings.engine.uapiGlobs ?? DEFAULT_UAPI_GLOBS)) return undefined;
+    const workspace = workspaceOf(doc.path);
+    if (!gitAllowed) {
+      infoOnce(`untrusted:${workspace}`, `ABI comparison with ${ref} is off in ${workspace}: the workspace is not trusted, so git does not run.`);
+      return undefined;
+    }
+    try {
+      const repo = await repoOf(path.dirname(doc.path));
+      if (!repo.top) {
+        infoOnce(`no-repo:${workspace}`, `ABI comparison with ${ref} is off in ${workspace}: ${repo.reason}.`);
+        return undefined;
+      }
+      const rel = repoPath(repo.top, doc.path);
+      const commit = await commitOf(repo.top, ref);
+      if (!commit) {
+        infoOnce(`no-commit:${repo.top}:${ref}`, `ABI comparison is off in ${repo.top}: vfioReview.baseRef '${ref}' names no commit there.`);
+        return undefined;
+      }
+      if (doc.base?.ref === ref && doc.base.commit === commit) return { ref, commit, rel };
+      const text = await showFile(repo.top, commit, rel);
+      if (text === undefined) {
+        infoOnce(`new:${doc.path}`, `${rel} is not in ${ref} (a new or untracked file): nothing to compare it with.`);
+        return undefined;
+      }
+      return { ref, commit, rel, text };
+    } catch (err) {
+      if (err instanceof GitError || err instanceof PathOutsideRepoError) {
+        infoOnce(`git:${workspace}:${err.message}`, `ABI comparison with ${ref} skipped for ${doc.path}: ${err.message}.`);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  /** Gives the engine the base version `doc` should be compared with (or takes it away). */
+  async function syncBase(doc: OpenDoc): Promise<void> {
+    const want = await guarded(`reading the base version of ${doc.path}`, undefined, () => wantedBase(doc));
+    if (!engine || shuttingDown || open.get(doc.uri) !== doc) return;
+    if (want && doc.base?.ref === want.ref && doc.base.commit === want.commit) return;
+    if (!want && !doc.base) return;
+    try {
+      if (want?.text !== undefined) {
+        engine.setBase(doc.path, { text: want.text, label: `${want.ref}:${want.rel}`, location: baseUri(doc.path, want.commit) });
+        doc.base = { ref: want.ref, commit: want.commit };
+      } else {
+        engine.setBase(doc.path, undefined);
+        doc.base = undefined;
+      }
+    } catch (err) {
+      doc.base = undefined;
+      logError(`setting the base version of ${doc.path}`, err);
+    }
+  }
+
+  /** Serves BASE_TEXT_REQUEST: the text behind a base URI of a related location. */
+  async function baseText(uri: unknown): Promise<string | null> {
+    const parsed = typeof uri === 'string' ? parseBaseUri(uri) : undefined;
+    if (!parsed || !gitAllowed) return null;
+    const repo = await repoOf(path.dirname(parsed.file));
+    if (!repo.top) return null;
+    try {
+      return (await showFile(repo.top, parsed.commit, repoPath(repo.top, parsed.file))) ?? null;
+    } catch (err) {
+      if (err instanceof GitError || err instanceof PathOutsideRepoError) return null;
+      throw err;
+    }
   }
 
   function recheckAll(): void {
@@ -258,6 +413,8 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
     });
     for (const e of errors) reportOnce(e);
     settings = options;
+    // A repository may have appeared (git init) or the root moved; look again.
+    repoLookups.clear();
   }
 
   function applySettings(): void {
@@ -275,6 +432,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   connection.onInitialize((params: InitializeParams): InitializeResult => {
     canPullConfiguration = params.capabilities.workspace?.configuration === true;
     initOptionsSettings = settingsFromInitOptions(params.initializationOptions);
+    gitAllowed = !(isObject(params.initializationOptions) && params.initializationOptions.workspaceTrusted === false);
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri ?? undefined;
     workspaceFolder = folder ? uriToPath(folder) : (params.rootPath ?? undefined);
     return {
@@ -325,6 +483,14 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
     });
   });
 
+  connection.onNotification(WORKSPACE_TRUSTED_NOTIFICATION, () => {
+    if (gitAllowed) return;
+    gitAllowed = true;
+    recheckAll();
+  });
+
+  connection.onRequest(BASE_TEXT_REQUEST, (params: { uri?: unknown }) => guarded('reading a base version', null, () => baseText(params?.uri)));
+
   connection.onHover((params) =>
     guarded('hover', null, async () => {
       const doc = open.get(params.textDocument.uri);
@@ -367,7 +533,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** initializationOptions may be the settings themselves or `{ vfioReview: {...} }`. */
 function settingsFromInitOptions(init: unknown): unknown {
   if (!isObject(init)) return undefined;
-  return isObject(init[SETTINGS_SECTION]) ? init[SETTINGS_SECTION] : init;
+  if (isObject(init[SETTINGS_SECTION])) return init[SETTINGS_SECTION];
+  // The trust flag travels beside the settings; it is not one of them.
+  const { workspaceTrusted: _trust, ...settings } = init;
+  return Object.keys(settings).length ? settings : undefined;
 }
 
 function mergeSettings(base: unknown, over: unknown): unknown {

@@ -11,3 +11,6 @@ export { evaluate, tryEvaluate } from './preprocess/expr';
 export { scanDirectives } from './preprocess/directives';
 export { globMatcher } from './workspace';
 export { Analyser } from './analyser';
+// Flags and unions (analyses/flags): models for tests and tools, and the configuration file.
+export { flagModelOf } from './analyses/flags';
+export { parseProjectConfig, loadProjectConfig } from './config-file';

@@ -1,13 +1,17 @@
 // Every rule, one file each. The registry is the single list front ends read (help, SARIF, docs).
 import type { RuleInfo } from '../api';
 import { ABI_RULES } from '../compare/abi-diff';
+import { flagOutOfRange } from './flag-out-of-range';
+import { flagOverlap } from './flag-overlap';
+import { flagSignedShift } from './flag-signed-shift';
 import { parseIncomplete } from './parse-incomplete';
 import type { Rule } from './rule';
 import { uapiArchDependentLayout } from './uapi-arch-dependent-layout';
 import { uapiImplicitPadding } from './uapi-implicit-padding';
 import { uapiNonFixedType } from './uapi-non-fixed-type';
 
-export const ALL_RULES: Rule[] = [uapiArchDependentLayout, uapiImplicitPadding, uapiNonFixedType, parseIncomplete];
+export const ALL_RULES: Rule[] = [uapiArchDependentLayout, uapiImplicitPadding, uapiNonFixedType, parseIncomplete,
+  flagOverlap, flagSignedShift, flagOutOfRange];
 
 /** Rules reported by front ends rather than by analysis of a file's content. */
 const FRONT_END_RULES: RuleInfo[] = [

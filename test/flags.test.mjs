@@ -1,0 +1,136 @@
+// Flags of uapi headers: the flag model (bindings, values, dependencies) and the uapi flag rules,
+// each on a fixture that must report it and a corrected twin that must not.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createEngine, flagModelOf } from '../dist/engine.js';
+
+const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/flags/linux');
+const uapi = (name) => path.join(fixtures, 'include/uapi/linux', name);
+
+function tree(files) {
+  const root = mkdtempSync(path.join(tmpdir(), 'vfio-review-flags-'));
+  cpSync(fixtures, root, { recursive: true });
+  for (const [rel, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    writeFileSync(path.join(root, rel), text);
+  }
+  return root;
+}
+
+const flagFindings = (engine, file) => engine.check(file).filter((f) => /^(flag|union)-/.test(f.rule));
+
+test('flag model: defines inside a struct bind to the member before them, values evaluated', async () => {
+  const root = tree({
+    'include/uapi/linux/fx_values.h': [
+      '#include <linux/types.h>',
+      'struct fx_values {',
+      '\t__u32\targsz;',
+      '\t__u32\tflags;',
+      '#define FX_V_A\t\t(1U << 3)',
+      '#define FX_V_B\t\t_BITUL(4)',
+      '#define FX_V_C\t\tBIT(5)',
+      '#define FX_V_MASK\tGENMASK(7, 6)',
+      '#define FX_V_HEX\t0x100',
+      '#define FX_V_SUM\t(FX_V_A | FX_V_B)',
+      '#define FX_V_UNKNOWN\tSOMETHING_UNDEFINED(3)',
+      '\t__s32\tfd;',
+      '#define FX_FD_NONE\t-1',
+      '};',
+      '#define FX_V_LATE\t(1 << 9)',
+      '#define UNRELATED\t7',
+      '',
+    ].join('\n'),
+  });
+  try {
+    const engine = await createEngine({ root, arches: ['x86_64'] });
+    const m = flagModelOf(engine, path.join(root, 'include/uapi/linux/fx_values.h'));
+    const v = (n) => m.macros.get(n).value?.v;
+    assert.equal(v('FX_V_A'), 8n);
+    assert.equal(v('FX_V_B'), 16n, '_BITUL from a fallback: the header does not include linux/const.h');
+    assert.equal(v('FX_V_C'), 32n);
+    assert.equal(v('FX_V_MASK'), 0xc0n);
+    assert.equal(v('FX_V_HEX'), 0x100n);
+    assert.equal(v('FX_V_SUM'), 24n);
+    assert.equal(v('FX_FD_NONE'), -1n);
+    assert.equal(m.macros.get('FX_V_UNKNOWN').value, undefined, 'unevaluable: no value, never a guess');
+    assert.equal(m.macros.get('FX_V_A').field.member, 'flags');
+    assert.equal(m.macros.get('FX_V_A').binding.source, 'struct body');
+    assert.equal(m.macros.get('FX_FD_NONE').field.member, 'fd');
+    assert.equal(m.macros.get('FX_FD_NONE').field.signed, true);
+    assert.equal(m.macros.get('FX_V_LATE').field?.member, 'flags', 'outside the struct, by the FX_V_ family prefix');
+    assert.equal(m.macros.get('FX_V_LATE').binding.source, 'name prefix');
+    assert.equal(m.macros.get('UNRELATED').field, undefined);
+    assert.equal(m.macros.get('FX_V_SUM').mask, true, 'the OR of other flags is a mask');
+    assert.equal(m.macros.get('FX_V_MASK').mask, true);
+    assert.deepEqual(flagFindings(engine, path.join(root, 'include/uapi/linux/fx_values.h')), [], 'the unevaluable macro is never reported');
+    engine.dispose();
+  } finally {
+    rmSync(root, { recursive: true });
+  }
+});
+
+test('flag model: dependencies and union members from comments', async () => {
+  const engine = await createEngine({ root: fixtures, arches: ['x86_64'] });
+  const m = flagModelOf(engine, uapi('fx_range.h'));
+  assert.deepEqual(m.dependencies.map((d) => [d.flag, d.requires, d.evidence.source, d.evidence.line]), [['FX_RESET_FLAG_DEV_ID_OWNED', 'FX_RESET_FLAG_DEV_ID', 'comment', 29]]);
+  const devid = m.fields.get('struct fx_dependent\0devid');
+  assert.deepEqual(devid.unionSiblings, ['group_id']);
+  assert.equal(devid.kind, 'values');
+  assert.equal(m.fields.get('struct fx_reset_info\0flags').kind, 'flags');
+  engine.dispose();
+});
+
+const pairs = [
+  ['flag-overlap', 'fx_overlap.h', 'fx_overlap_fixed.h', [[10, /FX_OPEN_FLAG_SHARED \(0x2\) shares bit 0x2 with FX_OPEN_FLAG_WRITE/]]],
+  ['flag-signed-shift', 'fx_shift.h', 'fx_shift_fixed.h', [[12, /FX_MAP_FLAG_LAST .*1 << 31 shifts a signed int into its sign bit.*0xffffffff80000000.*_BITUL\(31\)/]]],
+  ['flag-out-of-range', 'fx_range.h', 'fx_range_fixed.h', [
+    [10, /FX_DEVID_NOT_OWNED is -1, but stored in struct fx_dependent\.devid \(__u32\) it becomes 0xffffffff\..*`devid == FX_DEVID_NOT_OWNED`/],
+    [14, /FX_DEP_FLAG_LATE is 0x10000, but it does not fit in struct fx_dependent\.flags \(__u16\).*becomes 0x0/],
+  ]],
+];
+
+for (const [rule, bad, good, expected] of pairs) {
+  test(`${rule}: ${bad} reports it, ${good} reports nothing`, async () => {
+    const engine = await createEngine({ root: fixtures });
+    const found = flagFindings(engine, uapi(bad));
+    assert.deepEqual(found.map((f) => f.rule), expected.map(() => rule), JSON.stringify(found.map((f) => f.message), null, 1));
+    expected.forEach(([line, re], i) => {
+      assert.equal(found[i].range.start.line, line);
+      assert.match(found[i].message, re);
+    });
+    assert.deepEqual(flagFindings(engine, uapi(good)), []);
+    engine.dispose();
+  });
+}
+
+test('a flag named *_MASK with one bit is a flag; values inside a multi-bit *_MASK are not overlaps', async () => {
+  const root = tree({
+    'include/uapi/linux/fx_masks.h': [
+      '#include <linux/types.h>',
+      'struct fx_irq_set {',
+      '\t__u32\tflags;',
+      '#define FX_IRQ_SET_ACTION_MASK\t\t(1 << 0)',
+      '#define FX_IRQ_SET_ACTION_UNMASK\t(1 << 1)',
+      '#define FX_FEATURE_MASK\t\t\t(0xffff)',
+      '#define FX_FEATURE_GET\t\t\t(1 << 16)',
+      '#define FX_FEATURE_ONE\t\t\t1',
+      '#define FX_FEATURE_THREE\t\t3',
+      '#define FX_IRQ_SET_ACTION_OOPS\t\t(1 << 16)',
+      '};',
+      '',
+    ].join('\n'),
+  });
+  try {
+    const engine = await createEngine({ root, arches: ['x86_64'] });
+    const found = flagFindings(engine, path.join(root, 'include/uapi/linux/fx_masks.h'));
+    assert.deepEqual(found.map((f) => [f.rule, f.range.start.line]), [['flag-overlap', 9]]);
+    assert.match(found[0].message, /FX_IRQ_SET_ACTION_OOPS .* FX_FEATURE_GET/);
+    engine.dispose();
+  } finally {
+    rmSync(root, { recursive: true });
+  }
+});

@@ -1,6 +1,7 @@
 // Every rule, one file each. The registry is the single list front ends read (help, SARIF, docs).
 import type { RuleInfo } from '../api';
 import { ABI_RULES } from '../compare/abi-diff';
+import { lockNotHeld } from './lock-not-held';
 import { flagOutOfRange } from './flag-out-of-range';
 import { flagOverlap } from './flag-overlap';
 import { flagSignedShift } from './flag-signed-shift';
@@ -11,7 +12,8 @@ import { uapiImplicitPadding } from './uapi-implicit-padding';
 import { uapiNonFixedType } from './uapi-non-fixed-type';
 
 export const ALL_RULES: Rule[] = [uapiArchDependentLayout, uapiImplicitPadding, uapiNonFixedType, parseIncomplete,
-  flagOverlap, flagSignedShift, flagOutOfRange];
+  flagOverlap, flagSignedShift, flagOutOfRange,
+  lockNotHeld];
 
 /** Rules reported by front ends rather than by analysis of a file's content. */
 const FRONT_END_RULES: RuleInfo[] = [

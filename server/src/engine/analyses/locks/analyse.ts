@@ -1,0 +1,426 @@
+// Held-lock dataflow per function and lock contracts across functions. Each function gets a
+// summary: the locks it requires its callers to hold (from lockdep_assert_held*, __must_hold,
+// and, transitively, from what its callees require and it does not take), the locks it returns
+// holding or releases for its caller, and the calls it makes through function-pointer parameters
+// (so a callback's requirement is checked where the iterator is called). Summaries are computed
+// to a fixed point; the last round also records what the rules report.
+import { forwardDataflow } from '../../cfg/build';
+import type { FileIR, FunctionIR, LockEvent, Loc } from './extract';
+import { matchHeld, pathKey, resolvePath, substitute, type LockPath, type MatchKind, type Scope } from './paths';
+
+export interface Requirement {
+  /** In the function's own terms: rooted at a parameter or a global, or class-only (root unknown). */
+  path: LockPath;
+  /** The assertion or annotation at the end of the chain. */
+  origin: { at: Loc; text: string; fn: string };
+  /** Calls from this function down to the origin's function: callee name and call site. */
+  chain: { fn: string; at: Loc }[];
+}
+
+export interface Summary {
+  requires: Map<string, Requirement>;
+  acquires: LockPath[];
+  releases: LockPath[];
+  /** Calls through function-pointer parameters, with the locks held there (in this function's terms). */
+  paramCalls: { index: number; args: string[]; held: LockPath[]; at: Loc }[];
+}
+
+export interface HeldLock {
+  path: LockPath;
+  at: Loc;
+  prim: string;
+  scoped: boolean;
+  /** Acquired in this function (not asserted, not required by an annotation). */
+  local: boolean;
+}
+
+interface State {
+  held: Map<string, HeldLock>;
+  /** Locks this function released (after holding them) and has not taken again: must-set. */
+  unlocked: Map<string, Loc>;
+  /** Locks released without being held here: the caller's (a release contract). */
+  foreign: Map<string, LockPath>;
+}
+
+export interface Violation {
+  fn: FunctionIR;
+  at: Loc;
+  /** The lock as the caller names it. */
+  lock: LockPath;
+  req: Requirement;
+  /** The hops from the caller: the callee at `at` first. */
+  chain: { fn: string; at: Loc }[];
+}
+
+export interface LockFinding {
+  kind: 'double-acquire' | 'release-not-held' | 'held-at-return';
+  fn: FunctionIR;
+  at: Loc;
+  lock: LockPath;
+  /** Where it was taken (double-acquire, held-at-return) or released (release-not-held). */
+  other?: Loc;
+}
+
+export interface Program {
+  functions: FunctionIR[];
+  files: Map<string, FileIR>;
+  byName: Map<string, FunctionIR[]>;
+  fieldFunctions: Map<string, Set<string>>;
+  structs: Map<string, Map<string, string | undefined>>;
+}
+
+export interface AnalysisResult {
+  summaries: Map<FunctionIR, Summary>;
+  violations: Violation[];
+  findings: LockFinding[];
+  /** Call sites of lock-requiring functions that were checked against the held locks. */
+  checkedCallSites: number;
+  /** Held locks before each call / event, per function (for hovers): event location -> held. */
+  heldAt: Map<FunctionIR, { at: Loc; held: HeldLock[] }[]>;
+}
+
+export function buildProgram(files: FileIR[]): Program {
+  const byName = new Map<string, FunctionIR[]>();
+  const fieldFunctions = new Map<string, Set<string>>();
+  const structs = new Map<string, Map<string, string | undefined>>();
+  const functions: FunctionIR[] = [];
+  for (const f of files) {
+    for (const fn of f.functions) {
+      functions.push(fn);
+      const list = byName.get(fn.name) ?? [];
+      list.push(fn);
+      byName.set(fn.name, list);
+    }
+    for (const [field, set] of f.fieldFunctions) {
+      const all = fieldFunctions.get(field) ?? new Set<string>();
+      for (const s of set) all.add(s);
+      fieldFunctions.set(field, all);
+    }
+    for (const [s, fields] of f.structs) {
+      const all = structs.get(s) ?? new Map<string, string | undefined>();
+      for (const [k, v] of fields) if (!all.has(k) || v) all.set(k, v);
+      structs.set(s, all);
+    }
+  }
+  return { functions, files: new Map(files.map((f) => [f.file, f])), byName, fieldFunctions, structs };
+}
+
+/** The definition a direct call from `from` reaches: its own file's first, then a non-static one. */
+export function resolveCallee(p: Program, from: FunctionIR, name: string): FunctionIR | undefined {
+  const list = p.byName.get(name);
+  if (!list) return undefined;
+  return list.find((f) => f.file === from.file) ?? list.find((f) => !f.isStatic);
+}
+
+function scopeOf(p: Program, fn: FunctionIR): Scope {
+  return { params: fn.params, aliases: fn.aliases, localTypes: fn.localTypes, globals: p.files.get(fn.file)?.globals ?? new Map(), structs: p.structs };
+}
+
+const heldKey = (l: LockPath): string => pathKey(l) ?? `?${l.rest}`;
+const ownerKind = (l: LockPath) => (l.root.kind !== 'unknown' ? l.root.kind : l.derivedFrom?.kind ?? 'unknown');
+
+function requirementKey(l: LockPath): string | undefined {
+  if (l.root.kind === 'param' || l.root.kind === 'global') return pathKey(l);
+  return l.cls ? `class:${l.cls}` : undefined;
+}
+
+function emptySummary(): Summary {
+  return { requires: new Map(), acquires: [], releases: [], paramCalls: [] };
+}
+
+function summaryKey(s: Summary): string {
+  return [
+    [...s.requires.keys()].sort().join(','),
+    s.acquires.map(heldKey).sort().join(','),
+    s.releases.map(heldKey).sort().join(','),
+    s.paramCalls.map((c) => `${c.index}:${c.held.map(heldKey).sort().join('+')}`).join(','),
+  ].join('|');
+}
+
+export function analyseProgram(p: Program, maxRounds = 12): AnalysisResult {
+  const summaries = new Map<FunctionIR, Summary>(p.functions.map((f) => [f, emptySummary()]));
+  let callSites: CallSites = new Map();
+  let result: Omit<AnalysisResult, 'summaries'> = { violations: [], findings: [], checkedCallSites: 0, heldAt: new Map() };
+  for (let round = 0; round < maxRounds; round++) {
+    let changed = false;
+    const violations: Violation[] = [];
+    const findings: LockFinding[] = [];
+    const heldAt = new Map<FunctionIR, { at: Loc; held: HeldLock[] }[]>();
+    const checked = new Set<string>();
+    const nextCallSites: CallSites = new Map();
+    for (const fn of p.functions) {
+      const r = analyseFunction(p, fn, summaries, callSites, nextCallSites);
+      violations.push(...r.violations);
+      findings.push(...r.findings);
+      heldAt.set(fn, r.heldAt);
+      for (const c of r.checked) checked.add(c);
+      if (summaryKey(r.summary) !== summaryKey(summaries.get(fn)!)) changed = true;
+      summaries.set(fn, r.summary);
+    }
+    result = { violations, findings, checkedCallSites: checked.size, heldAt };
+    if (!changed && callSitesKey(callSites) === callSitesKey(nextCallSites)) break;
+    callSites = nextCallSites;
+  }
+  return { summaries, ...result };
+}
+
+/** Direct calls of each function: the lock classes held there (and required by the caller). */
+type CallSites = Map<FunctionIR, { caller: FunctionIR; classes: Set<string> }[]>;
+
+function callSitesKey(c: CallSites): string {
+  let n = 0;
+  for (const list of c.values()) for (const s of list) n += s.classes.size + 1;
+  return String(n);
+}
+
+function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, Summary>, callSites: CallSites, nextCallSites: CallSites) {
+  const scope = scopeOf(p, fn);
+  const summary = emptySummary();
+  const previous = summaries.get(fn)!;
+  /** Every known direct caller holds a lock of this class when it calls this function. */
+  const callersHoldClass = (cls: string | undefined): boolean => {
+    const sites = callSites.get(fn);
+    return !!cls && !!sites?.length && sites.every((s) => s.classes.has(cls));
+  };
+  const violations: Violation[] = [];
+  const findings: LockFinding[] = [];
+  const heldAtList: { at: Loc; held: HeldLock[] }[] = [];
+  const checked = new Set<string>();
+  const resolve = (text: string) => resolvePath(text, scope);
+  let recording = false;
+
+  const initial: State = { held: new Map(), unlocked: new Map(), foreign: new Map() };
+  for (const r of fn.annotations.requires) {
+    const path = resolve(r);
+    initial.held.set(heldKey(path), { path, at: fn.at, prim: '__must_hold', scoped: false, local: false });
+    const key = requirementKey(path);
+    if (key) summary.requires.set(key, { path, origin: { at: fn.at, text: `__must_hold(${r})`, fn: fn.name }, chain: [] });
+  }
+
+  const addRequirement = (path: LockPath, req: Omit<Requirement, 'path'>) => {
+    const key = requirementKey(path);
+    if (key && !summary.requires.has(key)) summary.requires.set(key, { path, ...req });
+  };
+
+  /** A callee's requirement at a call site in this function, with the locks held there. */
+  const checkRequirement = (req: Requirement, args: string[], held: Map<string, HeldLock>, hops: { fn: string; at: Loc }[], at: Loc) => {
+    const text = substitute(req.path, args);
+    let lock: LockPath;
+    if (text !== undefined) {
+      const r = resolve(text);
+      lock = { ...r, cls: req.path.cls ?? r.cls };
+    } else {
+      if (!req.path.cls) return;
+      lock = { root: { kind: 'unknown' }, rest: req.path.rest, cls: req.path.cls, field: req.path.field, display: req.path.display };
+    }
+    if (recording) checked.add(`${at.file}:${at.line}:${at.character}`);
+    // What this function requires is held at its entry: its callers are checked for it.
+    const own = [...summary.requires.values(), ...previous.requires.values()].map((r) => r.path);
+    if (matchHeld(lock, [...[...held.values()].map((h) => h.path), ...own])) return;
+    const chain = [...hops, ...req.chain];
+    const owner = ownerKind(lock);
+    // A lock reached from the function's own locals is its own to take, unless every caller
+    // already holds one of its class (a helper working on objects of a locked parent).
+    if (owner === 'local' && !callersHoldClass(lock.cls)) {
+      if (recording) violations.push({ fn, at, lock, req, chain });
+    } else if (owner === 'local') addRequirement({ ...lock, root: { kind: 'unknown' } }, { origin: req.origin, chain });
+    else addRequirement(lock.root.kind === 'unknown' ? { ...lock, root: { kind: 'unknown' } } : lock, { origin: req.origin, chain });
+  };
+
+  const removeMatching = (state: State, path: LockPath): HeldLock | undefined => {
+    const key = heldKey(path);
+    const exact = state.held.get(key);
+    if (exact) {
+      state.held.delete(key);
+      return exact;
+    }
+    const m = matchHeld(path, [...state.held.values()].map((h) => h.path));
+    if (m && m.how !== 'field') {
+      const k = heldKey(m.lock);
+      const h = state.held.get(k);
+      state.held.delete(k);
+      return h;
+    }
+    return undefined;
+  };
+
+  const transfer = (inState: State, events: LockEvent[]): State => {
+    const s: State = { held: new Map(inState.held), unlocked: new Map(inState.unlocked), foreign: new Map(inState.foreign) };
+    for (const e of events) {
+      switch (e.k) {
+        case 'acquire': {
+          const path = resolve(e.lock);
+          const key = heldKey(path);
+          const prev = s.held.get(key);
+          if (recording && prev && pathKey(path) !== undefined && !e.prim.includes('nested') && !prev.prim.includes('nested')) {
+            findings.push({ kind: 'double-acquire', fn, at: e.at, lock: path, other: prev.at });
+          }
+          // Taking back a lock the caller held (dropped around a callback) restores the caller's hold.
+          s.held.set(key, { path, at: e.at, prim: e.prim, scoped: !!e.scoped, local: !s.foreign.has(key) });
+          s.unlocked.delete(key);
+          break;
+        }
+        case 'release': {
+          const path = resolve(e.lock);
+          const key = heldKey(path);
+          const removed = removeMatching(s, path);
+          if (!removed) {
+            const before = s.unlocked.get(key);
+            if (recording && before && pathKey(path) !== undefined) findings.push({ kind: 'release-not-held', fn, at: e.at, lock: path, other: before });
+            if (!before && (path.root.kind === 'param' || path.root.kind === 'global')) s.foreign.set(key, path);
+          }
+          s.unlocked.set(key, e.at);
+          break;
+        }
+        case 'drop': {
+          const path = resolve(e.lock);
+          s.held.delete(heldKey(path));
+          break;
+        }
+        case 'assert': {
+          const path = resolve(e.lock);
+          if (!matchHeld(path, [...s.held.values()].map((h) => h.path))) {
+            if (!e.conditional) addRequirement(path, { origin: { at: e.at, text: `${e.prim}(&${e.lock})`, fn: fn.name }, chain: [] });
+            s.held.set(heldKey(path), { path, at: e.at, prim: e.prim, scoped: false, local: false });
+          }
+          break;
+        }
+        case 'call': {
+          if (recording) heldAtList.push({ at: e.at, held: [...s.held.values()] });
+          applyCall(s, e);
+          break;
+        }
+        case 'return':
+          if (recording) heldAtList.push({ at: e.at, held: [...s.held.values()] });
+          break;
+      }
+    }
+    return s;
+  };
+
+  const applyCall = (s: State, e: Extract<LockEvent, { k: 'call' }>) => {
+    if (e.callee.kind === 'param') {
+      if (recording) summary.paramCalls.push({ index: e.callee.index, args: e.args, held: [...s.held.values()].map((h) => h.path), at: e.at });
+      return;
+    }
+    if (e.callee.kind === 'field') {
+      // Through an ops table: what every function assigned to that field requires.
+      const impls = [...(p.fieldFunctions.get(e.callee.field) ?? [])].map((n) => p.byName.get(n)?.[0]).filter((f): f is FunctionIR => !!f);
+      if (!impls.length || !recording) return;
+      const first = summaries.get(impls[0])!;
+      for (const [key, req] of first.requires) {
+        if (impls.every((f) => summaries.get(f)!.requires.has(key))) checkRequirement(req, e.args, s.held, [{ fn: `${e.name} (${impls[0].name})`, at: e.at }], e.at);
+      }
+      return;
+    }
+    if (e.callee.kind !== 'direct') return;
+    const callee = resolveCallee(p, fn, e.callee.name);
+    if (!callee || callee === fn) return;
+    const cs = summaries.get(callee)!;
+    if (recording) {
+      const classes = new Set<string>();
+      for (const h of s.held.values()) if (h.path.cls) classes.add(h.path.cls);
+      for (const r of [...summary.requires.values(), ...previous.requires.values()]) if (r.path.cls) classes.add(r.path.cls);
+      const list = nextCallSites.get(callee) ?? [];
+      list.push({ caller: fn, classes });
+      nextCallSites.set(callee, list);
+    }
+    if (recording) for (const req of cs.requires.values()) checkRequirement(req, e.args, s.held, [{ fn: callee.name, at: e.at }], e.at);
+    // Callbacks handed to the callee, analysed as called where the callee calls its parameter.
+    if (recording) {
+      for (const pc of cs.paramCalls) {
+        const cbName = e.args[pc.index]?.trim().replace(/^&/, '');
+        const cb = cbName && /^[A-Za-z_]\w*$/.test(cbName) ? resolveCallee(p, callee, cbName) : undefined;
+        if (!cb || cb === fn) continue;
+        const calleeScope = scopeOf(p, callee);
+        for (const req of summaries.get(cb)!.requires.values()) {
+          const text = substitute(req.path, pc.args);
+          let inCallee: LockPath;
+          if (text !== undefined) {
+            const r = resolvePath(text, calleeScope);
+            inCallee = { ...r, cls: req.path.cls ?? r.cls };
+          } else if (req.path.cls) {
+            inCallee = { ...req.path, root: { kind: 'unknown' } };
+          } else continue;
+          if (matchHeld(inCallee, pc.held)) continue;
+          const owner = ownerKind(inCallee);
+          if (owner === 'local') continue; // the iterator's own business, not its caller's
+          checkRequirement({ path: inCallee, origin: req.origin, chain: [{ fn: cb.name, at: pc.at }, ...req.chain] }, e.args, s.held, [{ fn: callee.name, at: e.at }], e.at);
+        }
+      }
+    }
+    for (const a of cs.acquires) {
+      const text = substitute(a, e.args);
+      if (text === undefined) continue;
+      const path = resolve(text);
+      s.held.set(heldKey(path), { path, at: e.at, prim: callee.name, scoped: false, local: true });
+    }
+    for (const r of cs.releases) {
+      const text = substitute(r, e.args);
+      if (text === undefined) continue;
+      const path = resolve(text);
+      if (!removeMatching(s, path) && (path.root.kind === 'param' || path.root.kind === 'global')) s.foreign.set(heldKey(path), path);
+    }
+  };
+
+  const meet = (a: State, b: State): State => {
+    const held = new Map<string, HeldLock>();
+    for (const [k, v] of a.held) if (b.held.has(k)) held.set(k, v);
+    const unlocked = new Map<string, Loc>();
+    for (const [k, v] of a.unlocked) if (b.unlocked.has(k)) unlocked.set(k, v);
+    // A foreign release on any path is the function's effect on its caller.
+    const foreign = new Map([...a.foreign, ...b.foreign]);
+    return { held, unlocked, foreign };
+  };
+  const equals = (a: State, b: State) =>
+    a.held.size === b.held.size && [...a.held.keys()].every((k) => b.held.has(k)) &&
+    a.unlocked.size === b.unlocked.size && [...a.unlocked.keys()].every((k) => b.unlocked.has(k)) &&
+    a.foreign.size === b.foreign.size;
+
+  const flow = forwardDataflow(fn.cfg, initial, transfer, meet, equals);
+  // Replay once with the converged states to record requirements, violations and findings.
+  recording = true;
+  const returns: { at: Loc; held: HeldLock[] }[] = [];
+  fn.cfg.nodes.forEach((node, i) => {
+    const before = flow.before[i];
+    if (!before) return;
+    const after = transfer(before, node.events);
+    node.succ.forEach((edge) => {
+      if (edge.events.length) transfer(after, edge.events);
+    });
+    const ret = node.events.find((e) => e.k === 'return');
+    if (ret) returns.push({ at: ret.at, held: [...after.held.values()] });
+  });
+  const exitState = flow.before[fn.cfg.exit];
+  if (exitState) {
+    for (const h of exitState.held.values()) {
+      if (h.local && !h.scoped && (h.path.root.kind === 'param' || h.path.root.kind === 'global')) summary.acquires.push(h.path);
+    }
+    summary.releases.push(...exitState.foreign.values());
+    // A lock held at some returns and not at others: an unlock missing on a path.
+    const annotated = new Set(fn.annotations.acquires.map((a) => heldKey(resolve(a))));
+    const reported = new Set<string>();
+    for (const r of returns) {
+      for (const h of r.held) {
+        const key = heldKey(h.path);
+        if (!h.local || h.scoped || exitState.held.has(key) || annotated.has(key) || reported.has(key)) continue;
+        if (pathKey(h.path) === undefined) continue;
+        reported.add(key);
+        findings.push({ kind: 'held-at-return', fn, at: r.at, lock: h.path, other: h.at });
+      }
+    }
+  }
+  for (const a of fn.annotations.acquires) {
+    const path = resolve(a);
+    if (!summary.acquires.some((x) => heldKey(x) === heldKey(path))) summary.acquires.push(path);
+  }
+  for (const r of fn.annotations.releases) {
+    const path = resolve(r);
+    if (!summary.releases.some((x) => heldKey(x) === heldKey(path))) summary.releases.push(path);
+  }
+  return { summary, violations, findings, heldAt: heldAtList, checked };
+}
+
+export function describeMatch(how: MatchKind | undefined): string {
+  return how === 'class' ? 'by its class' : how === 'field' ? 'by field name only (types unknown)' : 'by path';
+}

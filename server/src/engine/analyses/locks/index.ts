@@ -1,0 +1,127 @@
+// The lock analysis as the rules and the hover use it: the index (drivers/vfio/** and
+// include/linux/vfio*.h of the root, plus the file being checked) read through the store, each
+// file extracted once per content, the program analysed once per set of contents.
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Tree } from 'web-tree-sitter';
+import { parseText } from '../../parse/parser';
+import type { RuleContext } from '../../rules/rule';
+import { hashText, type SourceStore } from '../../workspace';
+import { analyseProgram, buildProgram, type AnalysisResult, type HeldLock, type Program } from './analyse';
+import { extractFile, type FileIR, type Loc } from './extract';
+
+export type { AnalysisResult, HeldLock, Program, Violation, LockFinding, Requirement, Summary } from './analyse';
+export type { FileIR, FunctionIR, Loc } from './extract';
+
+/** Index folders and globs, relative to the root. */
+export const DEFAULT_LOCK_INDEX = { folders: ['drivers/vfio'], headers: { folder: 'include/linux', pattern: /^vfio.*\.h$/ } };
+
+const fileCache = new Map<string, FileIR>();
+const programCache = new Map<string, { key: string; program: Program; result: AnalysisResult }>();
+
+/** The files of the index under `root`. */
+export function indexFiles(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const e of entries.sort()) {
+      const p = path.join(dir, e);
+      let st;
+      try {
+        st = statSync(p);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory() && depth < 8) walk(p, depth + 1);
+      else if (st.isFile() && /\.[ch]$/.test(e)) out.push(p);
+    }
+  };
+  for (const f of DEFAULT_LOCK_INDEX.folders) walk(path.join(root, f), 0);
+  const hdr = path.join(root, DEFAULT_LOCK_INDEX.headers.folder);
+  try {
+    for (const e of readdirSync(hdr).sort()) if (DEFAULT_LOCK_INDEX.headers.pattern.test(e)) out.push(path.join(hdr, e));
+  } catch {
+    // no include/linux
+  }
+  return out;
+}
+
+function fileIR(store: SourceStore, file: string, current?: { tree: Tree; blank: RuleContext['source']['blank']; hash: string }): FileIR | undefined {
+  const src = current ? undefined : store.read(file);
+  const hash = current?.hash ?? src?.hash;
+  if (!hash) return undefined;
+  const key = `${file}\0${hash}`;
+  let ir = fileCache.get(key);
+  if (ir) return ir;
+  if (current) ir = extractFile(file, current.tree, current.blank);
+  else {
+    const facts = store.factsOf(src!);
+    const tree = parseText(facts.parseText);
+    try {
+      ir = extractFile(file, tree, facts.blank);
+    } finally {
+      tree.delete();
+    }
+  }
+  if (fileCache.size > 5000) fileCache.clear();
+  fileCache.set(key, ir);
+  return ir;
+}
+
+/** The analysed program for a rule's file: cached while no file of the index changes. */
+export function lockAnalysis(ctx: RuleContext): { program: Program; result: AnalysisResult; root?: string } {
+  const root = ctx.project.root;
+  const files = root ? indexFiles(root) : [];
+  if (!files.includes(ctx.file)) files.push(ctx.file);
+  const currentHash = hashText(ctx.source.text);
+  const irs: FileIR[] = [];
+  const parts: string[] = [];
+  for (const f of files) {
+    const ir = f === ctx.file
+      ? fileIR(ctx.project.store, f, { tree: ctx.source.tree, blank: ctx.source.blank, hash: currentHash })
+      : fileIR(ctx.project.store, f);
+    if (!ir) continue;
+    irs.push(ir);
+    parts.push(`${f}:${f === ctx.file ? currentHash : ctx.project.store.read(f)?.hash}`);
+  }
+  const key = parts.join('\n');
+  const cacheKey = root ?? ctx.file;
+  const cached = programCache.get(cacheKey);
+  if (cached && cached.key === key) return { program: cached.program, result: cached.result, root };
+  const program = buildProgram(irs);
+  const result = analyseProgram(program);
+  if (programCache.size > 20) programCache.clear();
+  programCache.set(cacheKey, { key, program, result });
+  return { program, result, root };
+}
+
+/** `drivers/vfio/vfio_main.c:143` (1-based line), relative to the root when under it. */
+export function where(at: Loc, root?: string): string {
+  const rel = root && at.file.startsWith(root + path.sep) ? path.relative(root, at.file) : at.file;
+  return `${rel.split(path.sep).join('/')}:${at.line + 1}`;
+}
+
+export function rangeOf(at: Loc) {
+  return { start: { line: at.line, character: at.character }, end: { line: at.endLine, character: at.endCharacter } };
+}
+
+/**
+ * The locks held just before the call or return nearest at or before `position` in `file`, for
+ * hovers ("locks held here"). Needs a rule context's analysis; [] when nothing is known.
+ */
+export function locksHeldAt(result: AnalysisResult, file: string, position: { line: number; character: number }): HeldLock[] {
+  let best: { at: Loc; held: HeldLock[] } | undefined;
+  for (const [fn, list] of result.heldAt) {
+    if (fn.file !== file || fn.at.line > position.line || fn.at.endLine < position.line) continue;
+    for (const h of list) {
+      const before = h.at.line < position.line || (h.at.line === position.line && h.at.character <= position.character);
+      if (before && (!best || h.at.line > best.at.line || (h.at.line === best.at.line && h.at.character > best.at.character))) best = h;
+    }
+  }
+  return best?.held ?? [];
+}

@@ -1,0 +1,29 @@
+// Lock primitives, guard classes and contract annotations, read from grammars/locks.json.
+import locks from '../../../../../grammars/locks.json';
+
+export type LockEffect = 'acquire' | 'tryAcquire' | 'release' | 'assert' | 'none';
+
+export interface Primitive {
+  effect: LockEffect;
+  /** Which argument is the lock. */
+  lock: number;
+  /** For tryAcquire: success is a non-zero return (trylock) or a zero return (_interruptible, _killable). */
+  success?: 'zero' | 'nonzero';
+  mode?: 'read' | 'write';
+}
+
+const primitives = new Map<string, Primitive>(
+  Object.entries(locks.primitives).filter(([k]) => !k.startsWith('$')) as [string, Primitive][],
+);
+
+export function primitiveOf(name: string): Primitive | undefined {
+  return primitives.get(name);
+}
+
+export const GUARD_CLASSES = new Set<string>(locks.guards.classes);
+export const BLOCK_GUARD = locks.guards.blockGuard;
+export const SCOPED_GUARDS = new Map<string, { lockArg: number }>(Object.entries(locks.guards.scoped));
+
+export const REQUIRES_ANNOTATIONS = new Set<string>(locks.annotations.requires);
+export const ACQUIRES_ANNOTATIONS = new Set<string>(locks.annotations.acquires);
+export const RELEASES_ANNOTATIONS = new Set<string>(locks.annotations.releases);

@@ -1,0 +1,126 @@
+// Lock contracts checked at call sites: lockdep_assert_held in a core helper, reached through an
+// iterator and its callback, from an ioctl that does (or does not) take the dev_set lock.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createEngine } from '../dist/engine.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const fixture = path.join(here, 'fixtures/locks/devset');
+
+const lockFindings = (findings) => findings.filter((f) => f.rule.startsWith('lock-') || f.rule === 'reset-without-devset-lock' || f.rule === 'dma-owner-violation');
+
+test('lock-not-held: the ioctl calls the iterator with a callback that needs the dev_set lock, without it', async () => {
+  const engine = await createEngine({ root: fixture });
+  const findings = lockFindings(engine.check(path.join(fixture, 'drivers/vfio/pci/hot_reset_bad.c')));
+  assert.equal(findings.length, 1, JSON.stringify(findings, null, 1));
+  const [f] = findings;
+  assert.equal(f.rule, 'lock-not-held');
+  assert.equal(f.severity, 'error');
+  // At the iterator call in the ioctl (line 47, 1-based).
+  assert.equal(f.range.start.line, 46);
+  assert.match(f.message, /vfio_pci_ioctl_get_pci_hot_reset_info -> vfio_pci_for_each_slot_or_bus -> vfio_pci_fill_devs -> vfio_find_device_in_devset -> lockdep_assert_held\(&dev_set->lock\) at drivers\/vfio\/vfio_main\.c:10/);
+  assert.match(f.message, /struct vfio_device_set::lock/);
+  // Related: the callback call in the iterator, the helper call in the callback, the assertion.
+  assert.deepEqual(f.related.map((r) => [path.basename(r.file), r.range.start.line + 1]), [
+    ['hot_reset_bad.c', 29], ['hot_reset_bad.c', 13], ['vfio_main.c', 10],
+  ]);
+  engine.dispose();
+});
+
+test('lock-not-held: the corrected twin (mutex_lock/unlock around the walk) reports nothing', async () => {
+  const engine = await createEngine({ root: fixture });
+  assert.deepEqual(lockFindings(engine.check(path.join(fixture, 'drivers/vfio/pci/hot_reset_good.c'))), []);
+  assert.deepEqual(lockFindings(engine.check(path.join(fixture, 'drivers/vfio/vfio_main.c'))), []);
+  engine.dispose();
+});
+
+test('lock-not-held: the root is found from the file when not configured', async () => {
+  const engine = await createEngine({});
+  const findings = lockFindings(engine.check(path.join(fixture, 'drivers/vfio/pci/hot_reset_bad.c')));
+  assert.deepEqual(findings.map((f) => f.rule), ['lock-not-held']);
+  engine.dispose();
+});
+
+/** A copy of the fixture's headers and core file, plus one driver file. */
+function treeWith(driver) {
+  const root = mkdtempSync(path.join(tmpdir(), 'vfio-review-locks-'));
+  for (const rel of ['Kbuild', 'include', 'drivers/vfio/vfio_main.c', 'drivers/vfio/pci/hot_reset_common.h']) {
+    cpSync(path.join(fixture, rel), path.join(root, rel), { recursive: true });
+  }
+  const file = path.join(root, 'drivers/vfio/pci/driver.c');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `#include "hot_reset_common.h"\n\nstruct vfio_device_set *vfio_get_dev_set(void *id);\n\n${driver}`);
+  return { root, file };
+}
+
+/** Lines (1-based, within `driver`) of the lock-not-held findings. */
+async function notHeldLines(driver) {
+  const { root, file } = treeWith(driver);
+  try {
+    const engine = await createEngine({ root });
+    const f = engine.check(file).filter((x) => x.rule === 'lock-not-held');
+    engine.dispose();
+    return f.map((x) => x.range.start.line + 1 - 4);
+  } finally {
+    rmSync(root, { recursive: true });
+  }
+}
+
+const fn = (name, body) => `static int ${name}(void *id, struct device *dev, int x)\n{\n\tstruct vfio_device_set *dev_set = vfio_get_dev_set(id);\n\tint ret = 0;\n${body}\n\treturn ret;\n}\n`;
+// The line (1-based in the snippet) of `find(...)` in a body built by fn(): header is 4 lines.
+const find = '\tif (vfio_find_device_in_devset(dev_set, dev))\n\t\tret = 1;';
+
+test('dataflow: plain lock, unlock before the call, and locks taken on one branch only', async () => {
+  assert.deepEqual(await notHeldLines(fn('a', `\tmutex_lock(&dev_set->lock);\n${find}\n\tmutex_unlock(&dev_set->lock);`)), []);
+  assert.deepEqual(await notHeldLines(fn('b', `\tmutex_lock(&dev_set->lock);\n\tmutex_unlock(&dev_set->lock);\n${find}`)), [7]);
+  assert.deepEqual(await notHeldLines(fn('c', `\tif (x)\n\t\tmutex_lock(&dev_set->lock);\n${find}\n\tif (x)\n\t\tmutex_unlock(&dev_set->lock);`)), [7]);
+  assert.deepEqual(await notHeldLines(fn('d', find)), [5]);
+});
+
+test('dataflow: trylock and interruptible locks are held only where they succeeded', async () => {
+  assert.deepEqual(await notHeldLines(fn('a', `\tif (mutex_lock_interruptible(&dev_set->lock))\n\t\treturn -EINTR;\n${find}\n\tmutex_unlock(&dev_set->lock);`)), []);
+  assert.deepEqual(await notHeldLines(fn('b', `\tret = mutex_lock_killable(&dev_set->lock);\n\tif (ret)\n\t\treturn ret;\n${find}\n\tmutex_unlock(&dev_set->lock);`)), []);
+  assert.deepEqual(await notHeldLines(fn('c', `\tif (!mutex_trylock(&dev_set->lock))\n\t\treturn -EBUSY;\n${find}\n\tmutex_unlock(&dev_set->lock);`)), []);
+  // The call is on the branch where the trylock failed.
+  assert.deepEqual(await notHeldLines(fn('d', `\tif (!mutex_trylock(&dev_set->lock)) {\n${find}\n\t\treturn -EBUSY;\n\t}\n\tmutex_unlock(&dev_set->lock);`)), [6]);
+  assert.deepEqual(await notHeldLines(fn('e', `\tif (mutex_lock_interruptible(&dev_set->lock)) {\n${find}\n\t}`)), [6]);
+});
+
+test('dataflow: goto error paths, loops with break/continue, switch fall-through', async () => {
+  assert.deepEqual(await notHeldLines(fn('a', `\tmutex_lock(&dev_set->lock);\n\tif (x)\n\t\tgoto out;\n${find}\nout:\n\tmutex_unlock(&dev_set->lock);`)), []);
+  // The unlock is before the label: the goto path reaches the call without the lock.
+  assert.deepEqual(await notHeldLines(fn('b', `\tif (x)\n\t\tgoto again;\n\tmutex_lock(&dev_set->lock);\n\tmutex_unlock(&dev_set->lock);\nagain:\n${find}`)), [10]);
+  assert.deepEqual(await notHeldLines(fn('c', `\twhile (x--) {\n\t\tmutex_lock(&dev_set->lock);\n\t\tif (x == 3) {\n\t\t\tmutex_unlock(&dev_set->lock);\n\t\t\tcontinue;\n\t\t}\n${find}\n\t\tmutex_unlock(&dev_set->lock);\n\t}`)), []);
+  assert.deepEqual(await notHeldLines(fn('d', `\tfor (;;) {\n\t\tmutex_lock(&dev_set->lock);\n\t\tif (x)\n\t\t\tbreak;\n\t\tmutex_unlock(&dev_set->lock);\n\t}\n${find}\n\tmutex_unlock(&dev_set->lock);`)), []);
+  assert.deepEqual(await notHeldLines(fn('e', `\tswitch (x) {\n\tcase 1:\n\t\tmutex_lock(&dev_set->lock);\n\t\tfallthrough;\n\tcase 2:\n${find}\n\t\tbreak;\n\t}`)), [10]);
+  assert.deepEqual(await notHeldLines(fn('f', `\tmutex_lock(&dev_set->lock);\n\tswitch (x) {\n\tcase 1:\n\t\tret = 2;\n\t\tbreak;\n\tdefault:\n\t\tbreak;\n\t}\n${find}\n\tmutex_unlock(&dev_set->lock);`)), []);
+});
+
+test('dataflow: guard() holds to the end of its block, scoped_guard inside its block', async () => {
+  assert.deepEqual(await notHeldLines(fn('a', `\tguard(mutex)(&dev_set->lock);\n${find}`)), []);
+  assert.deepEqual(await notHeldLines(fn('b', `\tif (x) {\n\t\tguard(mutex)(&dev_set->lock);\n\t\tret = 2;\n\t}\n${find}`)), [9]);
+  assert.deepEqual(await notHeldLines(fn('c', `\tscoped_guard(mutex, &dev_set->lock) {\n${find}\n\t}`)), []);
+  assert.deepEqual(await notHeldLines(fn('d', `\tscoped_guard(mutex, &dev_set->lock) {\n\t\tret = 3;\n\t}\n${find}`)), [8]);
+});
+
+test('contracts: aliases, __must_hold, and requirements inherited through parameters', async () => {
+  const helper = `static int helper(struct vfio_device_set *set, struct device *dev)\n{\n\treturn !!vfio_find_device_in_devset(set, dev);\n}\n`;
+  const annotated = `static int annotated(struct vfio_device_set *set, struct device *dev)\n\t__must_hold(&set->lock)\n{\n\treturn 0;\n}\n`;
+  const body = (name, inner) => `static int ${name}(void *id, struct device *dev)\n{\n\tstruct vfio_device_set *dev_set = vfio_get_dev_set(id);\n\tstruct vfio_device_set *same = dev_set;\n\tint ret;\n${inner}\n\treturn ret;\n}\n`;
+  // helper inherits the requirement; callers are checked. Lines count from the snippet start.
+  const lines = await notHeldLines(helper + annotated +
+    body('takes_alias', '\tmutex_lock(&same->lock);\n\tret = helper(dev_set, dev);\n\tmutex_unlock(&dev_set->lock);') +
+    body('forgets', '\tret = helper(dev_set, dev);') +
+    body('forgets_annotated', '\tret = annotated(same, dev);'));
+  // helper (4 lines) and annotated (5) come first; takes_alias is 10 lines, forgets 8; the call
+  // is the 6th line of each body.
+  assert.deepEqual(lines, [9 + 10 + 6, 9 + 10 + 8 + 6]);
+});
+
+test('functions whose body does not parse get no lock findings', async () => {
+  assert.deepEqual(await notHeldLines(fn('a', `\tint = = 3;\n${find}`)), []);
+});

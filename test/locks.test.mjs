@@ -124,3 +124,21 @@ test('contracts: aliases, __must_hold, and requirements inherited through parame
 test('functions whose body does not parse get no lock findings', async () => {
   assert.deepEqual(await notHeldLines(fn('a', `\tint = = 3;\n${find}`)), []);
 });
+
+// Each rule's fixture reports it (at the given 1-based line) and its corrected twin reports nothing.
+const PAIRS = [
+  ['lock-double-acquire', 'double_acquire', 12],
+  ['lock-release-not-held', 'release_twice', 19],
+  ['lock-held-at-return', 'held_at_return', 11],
+];
+
+for (const [rule, name, line] of PAIRS) {
+  test(`${rule}: ${name}_bad.c reports it, ${name}_good.c does not`, async () => {
+    const engine = await createEngine({ root: fixture });
+    const bad = lockFindings(engine.check(path.join(fixture, `drivers/vfio/pci/${name}_bad.c`)));
+    assert.deepEqual(bad.map((f) => [f.rule, f.range.start.line + 1]), [[rule, line]], JSON.stringify(bad, null, 1));
+    assert.equal(bad[0].related.length, 1);
+    assert.deepEqual(lockFindings(engine.check(path.join(fixture, `drivers/vfio/pci/${name}_good.c`))), []);
+    engine.dispose();
+  });
+}

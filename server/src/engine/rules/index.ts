@@ -1,7 +1,10 @@
 // Every rule, one file each. The registry is the single list front ends read (help, SARIF, docs).
 import type { RuleInfo } from '../api';
 import { ABI_RULES } from '../compare/abi-diff';
+import { lockDoubleAcquire } from './lock-double-acquire';
+import { lockHeldAtReturn } from './lock-held-at-return';
 import { lockNotHeld } from './lock-not-held';
+import { lockReleaseNotHeld } from './lock-release-not-held';
 import { flagOutOfRange } from './flag-out-of-range';
 import { flagOverlap } from './flag-overlap';
 import { flagSignedShift } from './flag-signed-shift';
@@ -13,7 +16,7 @@ import { uapiNonFixedType } from './uapi-non-fixed-type';
 
 export const ALL_RULES: Rule[] = [uapiArchDependentLayout, uapiImplicitPadding, uapiNonFixedType, parseIncomplete,
   flagOverlap, flagSignedShift, flagOutOfRange,
-  lockNotHeld];
+  lockNotHeld, lockDoubleAcquire, lockReleaseNotHeld, lockHeldAtReturn];
 
 /** Rules reported by front ends rather than by analysis of a file's content. */
 const FRONT_END_RULES: RuleInfo[] = [

@@ -96,6 +96,11 @@ test('an uncommitted change is compared with HEAD: abi findings with related loc
     assert.match(d.message, new RegExp(`compared with HEAD~1:${FOO}`));
   }
   assert.equal(third.diagnostics.find((d) => d.code === UNION).severity, 3, 'the union wrap is information');
+  // Hovering the changed struct shows what changed against the base version.
+  const structLine = lineOf(FOO_DIRTY, 'struct foo_info {');
+  const hover = await client.hover(uri, { line: structLine, character: FOO_DIRTY.split('\n')[structLine].indexOf('foo_info') + 1 });
+  assert.match(hover?.contents?.value ?? '', new RegExp(`compared with \`HEAD~1:${FOO}\``), JSON.stringify(hover));
+  assert.match(hover.contents.value, /`devid`/);
 
   // '' turns the comparison off.
   client.setSettings({ ...SETTINGS, baseRef: '' });

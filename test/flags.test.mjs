@@ -134,3 +134,115 @@ test('a flag named *_MASK with one bit is a flag; values inside a multi-bit *_MA
     rmSync(root, { recursive: true });
   }
 });
+
+test('kernel rules: fx_bad.c reports each flag-*/union-* rule once per misuse, fx_good.c nothing', async () => {
+  const engine = await createEngine({ root: fixtures, arches: ['x86_64'] });
+  const bad = flagFindings(engine, path.join(fixtures, 'drivers/vfio/fx_bad.c'));
+  assert.deepEqual(bad.map((f) => [f.range.start.line + 1, f.rule]), [
+    [9, 'flag-unvalidated'],
+    [11, 'flag-wrong-field'],
+    [20, 'flag-unvalidated'],
+    [30, 'union-member-type-mismatch'],
+    [32, 'union-inactive-member'],
+    [38, 'flag-dependency'],
+  ]);
+  assert.match(bad[1].message, /FX_IRQ_INFO_MASKABLE is a flag of struct fx_irq_info\.flags, but it is used on info\.flags, a struct fx_region_info/);
+  assert.match(bad[3].message, /FX_DEVID_NOT_OWNED is -1, but struct fx_dependent\.devid is __u32: it stores 0xffffffff/);
+  assert.equal(bad[4].related[0].message, 'the discriminant is stated here (comment)');
+  assert.deepEqual(flagFindings(engine, path.join(fixtures, 'drivers/vfio/fx_good.c')), []);
+  engine.dispose();
+});
+
+test('a variable reused with another struct type in each case block takes the type of its own block', async () => {
+  const root = tree({
+    'drivers/vfio/fx_cases.c': [
+      '#include <linux/fx_irq.h>',
+      'static long fx_ioctl(unsigned int cmd, void __user *arg)',
+      '{',
+      '\tif (cmd == 1) {',
+      '\t\tstruct fx_region_info info;',
+      '\t\tinfo.flags = FX_REGION_INFO_FLAG_READ;',
+      '\t} else {',
+      '\t\tstruct fx_irq_info info;',
+      '\t\tinfo.flags = FX_IRQ_INFO_EVENTFD;',
+      '\t}',
+      '\treturn 0;',
+      '}',
+      '',
+    ].join('\n'),
+  });
+  try {
+    const engine = await createEngine({ root, arches: ['x86_64'] });
+    assert.deepEqual(flagFindings(engine, path.join(root, 'drivers/vfio/fx_cases.c')), []);
+    engine.dispose();
+  } finally {
+    rmSync(root, { recursive: true });
+  }
+});
+
+test('discriminants inferred from kernel code writing the union under a flag test, with evidence', async () => {
+  const root = tree({
+    'drivers/vfio/fx_infer.c': [
+      '#include <linux/fx_range.h>',
+      'static void a(struct fx_reset_info *fill, struct fx_dependent *dev)',
+      '{',
+      '\tif (fill->flags & FX_RESET_FLAG_DEV_ID) {',
+      '\t\tdev->devid = 1;',
+      '\t} else {',
+      '\t\tdev->group_id = 2;',
+      '\t}',
+      '}',
+      'static void b(struct fx_reset_info *fill, struct fx_dependent *dev)',
+      '{',
+      '\tif (fill->flags & FX_RESET_FLAG_DEV_ID)',
+      '\t\tdev->group_id = 3;',
+      '}',
+      '',
+    ].join('\n'),
+    // Without the comment, only the code says which member the flag selects.
+    'include/uapi/linux/fx_range.h': (await import('node:fs')).readFileSync(uapi('fx_range.h'), 'utf8').replace(/devid is valid when[^\n]*/, 'the ids.'),
+  });
+  try {
+    const engine = await createEngine({ root, arches: ['x86_64'] });
+    const found = flagFindings(engine, path.join(root, 'drivers/vfio/fx_infer.c'));
+    assert.deepEqual(found.map((f) => [f.range.start.line, f.rule]), [[12, 'union-inactive-member']]);
+    assert.match(found[0].related[0].message, /\(code\)/);
+    assert.equal(found[0].related[0].range.start.line, 6, 'evidence: the else branch that writes group_id');
+    engine.dispose();
+  } finally {
+    rmSync(root, { recursive: true });
+  }
+});
+
+test('.vfio-review.json: unknown keys, bad values and conflicts name the file and key', async () => {
+  const { parseProjectConfig } = await import('../dist/engine.js');
+  const r = parseProjectConfig(JSON.stringify({
+    flags: { bindings: { 'FX_*': 'struct fx_open.flags', FX_A: 'struct fx_irq.flags', bad: 'nonsense' }, extra: 1 },
+    unions: { discriminants: [
+      { union: 'struct fx_dependent', member: 'devid', flag: 'FX_A', field: 'struct fx_reset_info.flags' },
+      { union: 'struct fx_dependent', member: 'devid', flag: 'FX_B', field: 'struct fx_reset_info.flags' },
+    ] },
+    rules: { 'flag-overlap': 'loud' },
+    run: 'make',
+  }, null, 1), '/t/.vfio-review.json');
+  const keys = r.problems.map((p) => p.key).sort();
+  assert.deepEqual(keys, ['flags.bindings.FX_A', 'flags.bindings.bad', 'flags.extra', 'rules.flag-overlap', 'run', 'unions.discriminants[1]']);
+  assert.ok(r.problems.every((p) => p.file === '/t/.vfio-review.json'));
+  assert.match(r.problems.find((p) => p.key === 'unions.discriminants[1]').message, /conflicts with unions.discriminants\[0\]/);
+  assert.deepEqual(parseProjectConfig('{"rules": {"a": "off"}, "rules": {"a": "error"}}', 'x').problems.map((p) => p.key), ['rules']);
+});
+
+test('.vfio-review.json binds a flag declared outside any struct', async () => {
+  const root = tree({
+    '.vfio-review.json': JSON.stringify({ flags: { bindings: { 'FXC_*': 'struct fxc.mode' } } }),
+    'include/uapi/linux/fxc.h': '#include <linux/types.h>\nstruct fxc {\n\t__u16\tmode;\n};\n#define FXC_ONE\t(1 << 0)\n#define FXC_BIG\t(1 << 20)\n',
+  });
+  try {
+    const engine = await createEngine({ root, arches: ['x86_64'] });
+    const found = flagFindings(engine, path.join(root, 'include/uapi/linux/fxc.h'));
+    assert.deepEqual(found.map((f) => [f.rule, f.range.start.line]), [['flag-out-of-range', 5]]);
+    engine.dispose();
+  } finally {
+    rmSync(root, { recursive: true });
+  }
+});

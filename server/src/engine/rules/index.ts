@@ -6,16 +6,22 @@ import { lockHeldAtReturn } from './lock-held-at-return';
 import { lockNotHeld } from './lock-not-held';
 import { lockReleaseNotHeld } from './lock-release-not-held';
 import { flagOutOfRange } from './flag-out-of-range';
+import { flagDependency } from './flag-dependency';
 import { flagOverlap } from './flag-overlap';
 import { flagSignedShift } from './flag-signed-shift';
+import { flagUnvalidated } from './flag-unvalidated';
+import { flagWrongField } from './flag-wrong-field';
 import { parseIncomplete } from './parse-incomplete';
 import type { Rule } from './rule';
+import { unionInactiveMember } from './union-inactive-member';
+import { unionMemberTypeMismatch } from './union-member-type-mismatch';
 import { uapiArchDependentLayout } from './uapi-arch-dependent-layout';
 import { uapiImplicitPadding } from './uapi-implicit-padding';
 import { uapiNonFixedType } from './uapi-non-fixed-type';
 
 export const ALL_RULES: Rule[] = [uapiArchDependentLayout, uapiImplicitPadding, uapiNonFixedType, parseIncomplete,
   flagOverlap, flagSignedShift, flagOutOfRange,
+  flagWrongField, flagUnvalidated, flagDependency, unionMemberTypeMismatch, unionInactiveMember,
   lockNotHeld, lockDoubleAcquire, lockReleaseNotHeld, lockHeldAtReturn];
 
 /** Rules reported by front ends rather than by analysis of a file's content. */

@@ -61,6 +61,8 @@ export interface FlagModel {
   /** Every integer member of the file's structs and unions, `owner\0member`. */
   fields: Map<string, FlagField>;
   dependencies: FlagDependency[];
+  /** The header's text (comments hold dependencies and discriminants). */
+  text?: string;
 }
 
 export const fieldKey = (owner: string, member: string) => `${owner}\0${member}`;
@@ -143,7 +145,7 @@ interface Scoped {
 
 export function buildFlagModel(input: FlagModelInput): FlagModel {
   const { file, engine } = input;
-  const model: FlagModel = { file, macros: new Map(), fields: new Map(), dependencies: [] };
+  const model: FlagModel = { file, macros: new Map(), fields: new Map(), dependencies: [], text: input.text };
   const evalValue = flagEvaluator(engine);
   // Every aggregate body of the file (nested ones too), with the owner its members belong to.
   const scopes: Scoped[] = [];

@@ -16,9 +16,10 @@ import { loadParser, parseText, reparseByDiff } from './parse/parser';
 import { preprocessUnit, type FileVariant, type UnitResult } from './preprocess/unit';
 import { ALL_RULES } from './rules';
 import type { RuleContext } from './rules/rule';
-import type { AbiName, Finding, Fix, HoverResult, LayoutReport, Position, Range, Severity, TypeLayout } from './types';
+import type { AbiName, Finding, Fix, HoverResult, LayoutReport, Position, Range, Severity, SeveritySetting, TypeLayout } from './types';
 import kernelC from '../../../grammars/kernel-c.json';
 import { isSuppressed, suppressionFix, suppressions } from './suppress';
+import { CONFIG_FILE, loadProjectConfig, severitiesFrom, type ConfigProblem, type LoadedConfig } from './config-file';
 import { layoutLenses, memberHints, type InlayHint, type Lens } from './lenses';
 import { findKernelRoot, hashText, isUnder, SourceStore } from './workspace';
 
@@ -58,6 +59,7 @@ export class Analyser implements AnalysisService {
   private definitions = new Map<string, { file: string | undefined; at: number }>();
   private closures = new Map<string, { files: string[]; at: number }>();
   private bases = new Map<string, BaseVersion>();
+  private configs = new Map<string, { hash: string; loaded: LoadedConfig }>();
   /** Lays out base versions: the same tree, with the old text of each compared file in its overlay. */
   private baseAnalyser?: Analyser;
   /** Last variant tree per open document, for incremental reparse of preprocessor variants. */
@@ -138,7 +140,7 @@ export class Analyser implements AnalysisService {
     }
     return compareVersions(oldFacts, newFacts, {
       file, baseLocation: base.location, baseLabel: base.label, arches: abis,
-      severityOf: (rule) => this.options.severities?.[rule] ?? ABI_RULES.find((r) => r.id === rule)?.defaultSeverity ?? 'error',
+      severityOf: (rule) => this.severities(file)[rule] ?? ABI_RULES.find((r) => r.id === rule)?.defaultSeverity ?? 'error',
     });
   }
 
@@ -364,9 +366,35 @@ export class Analyser implements AnalysisService {
     return report;
   }
 
+  /** The tree's `.vfio-review.json`, when it is to be read. */
+  private projectConfig(file: string): LoadedConfig | undefined {
+    const root = this.rootFor(file);
+    if (!root || this.options.readProjectConfig === false) return undefined;
+    // Parsed once per content of the file.
+    const hash = this.store.read(path.join(root, CONFIG_FILE))?.hash ?? '';
+    const cached = this.configs.get(root);
+    if (cached?.hash === hash) return cached.loaded;
+    const loaded = loadProjectConfig(root, this.store);
+    this.configs.set(root, { hash, loaded });
+    return loaded;
+  }
+
+  /** Rule severities: the user's settings over the tree's configuration over the defaults. */
+  private severities(file: string): Record<string, SeveritySetting> {
+    return severitiesFrom(this.projectConfig(file)?.config, this.options.severities ?? {});
+  }
+
+  configProblems(file: string): ConfigProblem[] {
+    return this.projectConfig(file)?.problems ?? [];
+  }
+
   check(file: string, token?: CancelToken): Finding[] {
     const src = this.store.read(file);
     if (!src) return [];
+    // Files the tree's configuration says to ignore.
+    const ignore = this.projectConfig(file)?.config?.ignore;
+    const root = this.rootFor(file);
+    if (ignore?.length && root && isUnder(path.relative(root, file), ignore)) return [];
     // Rules see the editor's tree (all preprocessor branches) while they run.
     const findings = this.withTree(file, (tree, text) => {
       const all = this.runRules(file, src.hash, tree, text, token);
@@ -404,11 +432,12 @@ export class Analyser implements AnalysisService {
       }
     }
     const findings: Finding[] = [];
+    const severities = this.severities(file);
     for (const rule of ALL_RULES) {
       if (token?.isCancellationRequested) return [];
       if (rule.scope === 'uapi' && !uapi) continue;
       if (rule.scope === 'kernel' && uapi) continue;
-      const setting = this.options.severities?.[rule.id] ?? rule.defaultSeverity;
+      const setting = severities[rule.id] ?? rule.defaultSeverity;
       if (setting === 'off') continue;
       try {
         rule.run(ctx, (r) => findings.push({ ...r, file, rule: rule.id, severity: setting as Severity }));

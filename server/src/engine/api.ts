@@ -16,6 +16,11 @@ export interface EngineOptions {
   severities?: Record<string, SeveritySetting>;
   /** Base URI of the rule documentation pages (`<base>/<rule>.md`). */
   docsBase?: string;
+  /**
+   * Read `.vfio-review.json` at the tree root (default true). Off in an untrusted workspace: the
+   * file can only declare facts, but a stranger's tree should not change what is reported.
+   */
+  readProjectConfig?: boolean;
 }
 
 /** An LSP-style content change: a range edit, or a full replacement when `range` is absent. */
@@ -80,6 +85,8 @@ export interface AnalysisService {
   codeLenses(path: string): Lens[];
   /** pahole-style member offsets as inlay hints (uapi headers). */
   inlayHints(path: string, range: Range): InlayHint[];
+  /** Problems of the tree's `.vfio-review.json` (file, key, line, message); [] when none or not read. */
+  configProblems(path: string): { file: string; key: string; line: number; message: string }[];
   /** Frees parse trees. */
   dispose(): void;
 }

@@ -5,6 +5,8 @@ import { lockDoubleAcquire } from './lock-double-acquire';
 import { lockHeldAtReturn } from './lock-held-at-return';
 import { lockNotHeld } from './lock-not-held';
 import { lockReleaseNotHeld } from './lock-release-not-held';
+import { resetWithoutDevsetLock } from './reset-without-devset-lock';
+import { dmaOwnerViolation } from './dma-owner-violation';
 import { flagOutOfRange } from './flag-out-of-range';
 import { flagDependency } from './flag-dependency';
 import { flagOverlap } from './flag-overlap';
@@ -22,7 +24,8 @@ import { uapiNonFixedType } from './uapi-non-fixed-type';
 export const ALL_RULES: Rule[] = [uapiArchDependentLayout, uapiImplicitPadding, uapiNonFixedType, parseIncomplete,
   flagOverlap, flagSignedShift, flagOutOfRange,
   flagWrongField, flagUnvalidated, flagDependency, unionMemberTypeMismatch, unionInactiveMember,
-  lockNotHeld, lockDoubleAcquire, lockReleaseNotHeld, lockHeldAtReturn];
+  lockNotHeld, lockDoubleAcquire, lockReleaseNotHeld, lockHeldAtReturn,
+  resetWithoutDevsetLock, dmaOwnerViolation];
 
 /** Rules reported by front ends rather than by analysis of a file's content. */
 const FRONT_END_RULES: RuleInfo[] = [

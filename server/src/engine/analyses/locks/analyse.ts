@@ -61,6 +61,13 @@ export interface LockFinding {
   other?: Loc;
 }
 
+/** The locks held just before a call (`call` is the callee's name) or a return. */
+export interface HeldPoint {
+  at: Loc;
+  held: HeldLock[];
+  call?: string;
+}
+
 export interface Program {
   functions: FunctionIR[];
   files: Map<string, FileIR>;
@@ -76,7 +83,7 @@ export interface AnalysisResult {
   /** Call sites of lock-requiring functions that were checked against the held locks. */
   checkedCallSites: number;
   /** Held locks before each call / event, per function (for hovers): event location -> held. */
-  heldAt: Map<FunctionIR, { at: Loc; held: HeldLock[] }[]>;
+  heldAt: Map<FunctionIR, HeldPoint[]>;
 }
 
 export function buildProgram(files: FileIR[]): Program {
@@ -137,7 +144,7 @@ function summaryKey(s: Summary): string {
   ].join('|');
 }
 
-export function analyseProgram(p: Program, maxRounds = 12): AnalysisResult {
+export function analyseProgram(p: Program, maxRounds = 30): AnalysisResult {
   const summaries = new Map<FunctionIR, Summary>(p.functions.map((f) => [f, emptySummary()]));
   let callSites: CallSites = new Map();
   let result: Omit<AnalysisResult, 'summaries'> = { violations: [], findings: [], checkedCallSites: 0, heldAt: new Map() };
@@ -145,7 +152,7 @@ export function analyseProgram(p: Program, maxRounds = 12): AnalysisResult {
     let changed = false;
     const violations: Violation[] = [];
     const findings: LockFinding[] = [];
-    const heldAt = new Map<FunctionIR, { at: Loc; held: HeldLock[] }[]>();
+    const heldAt = new Map<FunctionIR, HeldPoint[]>();
     const checked = new Set<string>();
     const nextCallSites: CallSites = new Map();
     for (const fn of p.functions) {
@@ -184,7 +191,7 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
   };
   const violations: Violation[] = [];
   const findings: LockFinding[] = [];
-  const heldAtList: { at: Loc; held: HeldLock[] }[] = [];
+  const heldAtList: HeldPoint[] = [];
   const checked = new Set<string>();
   const resolve = (text: string) => resolvePath(text, scope);
   let recording = false;
@@ -214,11 +221,17 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
       lock = { root: { kind: 'unknown' }, rest: req.path.rest, cls: req.path.cls, field: req.path.field, display: req.path.display };
     }
     if (recording) checked.add(`${at.file}:${at.line}:${at.character}`);
-    // What this function requires is held at its entry: its callers are checked for it.
-    const own = [...summary.requires.values(), ...previous.requires.values()].map((r) => r.path);
-    if (matchHeld(lock, [...[...held.values()].map((h) => h.path), ...own])) return;
+    if (matchHeld(lock, [...held.values()].map((h) => h.path))) return;
     const chain = [...hops, ...req.chain];
     const owner = ownerKind(lock);
+    // A lock reached from locals (or not nameable) is covered by what the function itself
+    // requires through its parameters: its callers are checked for that. Only parameter and
+    // global requirements count here, so the summaries cannot feed themselves.
+    if (owner === 'local' || owner === 'unknown') {
+      const own = [...summary.requires.values(), ...previous.requires.values()]
+        .filter((r) => r.path.root.kind === 'param' || r.path.root.kind === 'global').map((r) => r.path);
+      if (matchHeld(lock, own)) return;
+    }
     // A lock reached from the function's own locals is its own to take, unless every caller
     // already holds one of its class (a helper working on objects of a locked parent).
     if (owner === 'local' && !callersHoldClass(lock.cls)) {
@@ -286,7 +299,7 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
           break;
         }
         case 'call': {
-          if (recording) heldAtList.push({ at: e.at, held: [...s.held.values()] });
+          if (recording) heldAtList.push({ at: e.at, held: [...s.held.values()], call: e.name });
           applyCall(s, e);
           break;
         }
@@ -380,7 +393,7 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
   const flow = forwardDataflow(fn.cfg, initial, transfer, meet, equals);
   // Replay once with the converged states to record requirements, violations and findings.
   recording = true;
-  const returns: { at: Loc; held: HeldLock[] }[] = [];
+  const returns: HeldPoint[] = [];
   fn.cfg.nodes.forEach((node, i) => {
     const before = flow.before[i];
     if (!before) return;

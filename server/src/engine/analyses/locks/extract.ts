@@ -57,7 +57,7 @@ export interface FileIR {
   /** field -> functions assigned to it in designated initializers (`.open_device = f`). */
   fieldFunctions: Map<string, Set<string>>;
   /** Designated initializers per struct type: `struct pci_driver` -> [{ fields, at }]. */
-  initializers: { type: string; name: string; fields: Map<string, string>; at: Loc }[];
+  initializers: { type: string; name: string; fields: Map<string, string>; fieldAt: Map<string, Loc>; at: Loc }[];
 }
 
 const locOf = (file: string, n: Node): Loc => ({
@@ -142,6 +142,7 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
       const value = d.type === 'init_declarator' ? d.childForFieldName('value') : null;
       if (!value || value.type !== 'initializer_list') continue;
       const fields = new Map<string, string>();
+      const fieldAt = new Map<string, Loc>();
       for (const pair of value.descendantsOfType('initializer_pair')) {
         if (!pair) continue;
         const designator = pair.childForFieldName('designator') ?? named(pair)[0];
@@ -149,13 +150,14 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
         const fieldName = designator?.text.replace(/^\./, '');
         if (!fieldName || !v) continue;
         fields.set(fieldName, v.text);
+        fieldAt.set(fieldName, locOf(file, pair));
         if (v.type === 'identifier') {
           const set = ir.fieldFunctions.get(fieldName) ?? new Set<string>();
           set.add(v.text);
           ir.fieldFunctions.set(fieldName, set);
         }
       }
-      if (typeName) ir.initializers.push({ type: typeName, name: varName ?? '', fields, at: locOf(file, d) });
+      if (typeName) ir.initializers.push({ type: typeName, name: varName ?? '', fields, fieldAt, at: locOf(file, d) });
     }
   };
 

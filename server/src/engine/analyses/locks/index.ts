@@ -7,10 +7,10 @@ import type { Tree } from 'web-tree-sitter';
 import { parseText } from '../../parse/parser';
 import type { RuleContext } from '../../rules/rule';
 import { hashText, type SourceStore } from '../../workspace';
-import { analyseProgram, buildProgram, type AnalysisResult, type HeldLock, type Program } from './analyse';
+import { analyseProgram, buildProgram, type AnalysisResult, type HeldLock, type HeldPoint, type Program } from './analyse';
 import { extractFile, type FileIR, type Loc } from './extract';
 
-export type { AnalysisResult, HeldLock, Program, Violation, LockFinding, Requirement, Summary } from './analyse';
+export type { AnalysisResult, HeldLock, HeldPoint, Program, Violation, LockFinding, Requirement, Summary } from './analyse';
 export type { FileIR, FunctionIR, Loc } from './extract';
 
 /** Index folders and globs, relative to the root. */
@@ -115,7 +115,7 @@ export function rangeOf(at: Loc) {
  * hovers ("locks held here"). Needs a rule context's analysis; [] when nothing is known.
  */
 export function locksHeldAt(result: AnalysisResult, file: string, position: { line: number; character: number }): HeldLock[] {
-  let best: { at: Loc; held: HeldLock[] } | undefined;
+  let best: HeldPoint | undefined;
   for (const [fn, list] of result.heldAt) {
     if (fn.file !== file || fn.at.line > position.line || fn.at.endLine < position.line) continue;
     for (const h of list) {

@@ -27,3 +27,14 @@ export const SCOPED_GUARDS = new Map<string, { lockArg: number }>(Object.entries
 export const REQUIRES_ANNOTATIONS = new Set<string>(locks.annotations.requires);
 export const ACQUIRES_ANNOTATIONS = new Set<string>(locks.annotations.acquires);
 export const RELEASES_ANNOTATIONS = new Set<string>(locks.annotations.releases);
+
+export const DEVSET_RESETS = new Set<string>(locks.devsetResets.functions);
+export const DEVSET_LOCK_CLASS = locks.devsetResets.lockClass;
+export const DEVSET_LOCK_PATH = new RegExp(locks.devsetResets.lockPathPattern);
+
+export const DMA_OWNERSHIP = {
+  driverStruct: locks.dmaOwnership.driverStruct,
+  flagField: locks.dmaOwnership.flagField,
+  forbidden: locks.dmaOwnership.forbidden.map((r) => new RegExp(r)),
+  registersVfioDevice: new Set<string>(locks.dmaOwnership.registersVfioDevice),
+};

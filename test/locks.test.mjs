@@ -152,3 +152,14 @@ test('dma-owner-violation names the callback chain down to the forbidden call', 
   assert.match(f.message, /fx_stub_driver .* \.probe callback reaches pci_set_master\(\): fx_stub_probe -> fx_stub_enable -> pci_set_master at drivers\/vfio\/pci\/dma_stub_bad\.c:10/);
   engine.dispose();
 });
+
+test('locksHeldAt: the locks held at a position, for hovers', async () => {
+  const { Analyser, lockAnalysisOf, locksHeldAt } = await import('../dist/engine.js');
+  await createEngine({});
+  const { store } = new Analyser({ root: fixture });
+  const file = path.join(fixture, 'drivers/vfio/pci/hot_reset_good.c');
+  const { result } = lockAnalysisOf({ store, root: fixture, file });
+  // Inside the locked walk (line 48) and after the unlock (line 53), 1-based.
+  assert.deepEqual(locksHeldAt(result, file, { line: 47, character: 10 }).map((h) => h.path.display), ['vdev->vdev.dev_set->lock']);
+  assert.deepEqual(locksHeldAt(result, file, { line: 53, character: 10 }).map((h) => h.path.display), []);
+});

@@ -75,22 +75,30 @@ function fileIR(store: SourceStore, file: string, current?: { tree: Tree; blank:
 
 /** The analysed program for a rule's file: cached while no file of the index changes. */
 export function lockAnalysis(ctx: RuleContext): { program: Program; result: AnalysisResult; root?: string } {
-  const root = ctx.project.root;
+  return lockAnalysisOf({ store: ctx.project.store, root: ctx.project.root, file: ctx.file, text: ctx.source.text, tree: ctx.source.tree, blank: ctx.source.blank });
+}
+
+/**
+ * The same outside a rule (hover): `tree` and `blank` are the file's as the editor has them; when
+ * absent, the file is read and parsed through the store.
+ */
+export function lockAnalysisOf(input: { store: SourceStore; root?: string; file: string; text?: string; tree?: Tree; blank?: RuleContext['source']['blank'] }): { program: Program; result: AnalysisResult; root?: string } {
+  const { store, root, file } = input;
   const files = root ? indexFiles(root) : [];
-  if (!files.includes(ctx.file)) files.push(ctx.file);
-  const currentHash = hashText(ctx.source.text);
+  if (!files.includes(file)) files.push(file);
+  const currentHash = input.text !== undefined ? hashText(input.text) : store.read(file)?.hash;
   const irs: FileIR[] = [];
   const parts: string[] = [];
   for (const f of files) {
-    const ir = f === ctx.file
-      ? fileIR(ctx.project.store, f, { tree: ctx.source.tree, blank: ctx.source.blank, hash: currentHash })
-      : fileIR(ctx.project.store, f);
+    const ir = f === file && input.tree && input.blank && currentHash
+      ? fileIR(store, f, { tree: input.tree, blank: input.blank, hash: currentHash })
+      : fileIR(store, f);
     if (!ir) continue;
     irs.push(ir);
-    parts.push(`${f}:${f === ctx.file ? currentHash : ctx.project.store.read(f)?.hash}`);
+    parts.push(`${f}:${f === file ? currentHash : store.read(f)?.hash}`);
   }
   const key = parts.join('\n');
-  const cacheKey = root ?? ctx.file;
+  const cacheKey = root ?? file;
   const cached = programCache.get(cacheKey);
   if (cached && cached.key === key) return { program: cached.program, result: cached.result, root };
   const program = buildProgram(irs);

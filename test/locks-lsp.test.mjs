@@ -1,0 +1,35 @@
+// lock-not-held over LSP: the diagnostic appears on the iterator call of the hot-reset ioctl, with
+// its chain as related information, and goes away when the edit adds the dev_set lock.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileUri, repoRoot, startLspClient } from './support/lsp-client.mjs';
+
+const fixture = path.join(repoRoot, 'test/fixtures/locks/devset');
+const file = path.join(fixture, 'drivers/vfio/pci/hot_reset_bad.c');
+
+test('lock-not-held over LSP, then fixed by an incremental edit', async (t) => {
+  const client = await startLspClient({ settings: {} });
+  t.after(() => client.close());
+  await client.initialize({ workspaceFolders: [fixture] });
+  const uri = fileUri(file);
+  const text = readFileSync(file, 'utf8');
+  await client.openDocument(uri, 'c', text, 1);
+  const first = await client.waitForDiagnostics(uri, (p) => p.version === 1 && p.diagnostics.some((d) => d.code === 'lock-not-held'));
+  const [d] = first.diagnostics.filter((x) => x.code === 'lock-not-held');
+  assert.equal(d.range.start.line, 46);
+  assert.match(d.message, /vfio_pci_ioctl_get_pci_hot_reset_info -> vfio_pci_for_each_slot_or_bus -> vfio_pci_fill_devs -> vfio_find_device_in_devset/);
+  assert.ok(d.relatedInformation?.some((r) => r.location.uri.endsWith('/drivers/vfio/vfio_main.c')), JSON.stringify(d.relatedInformation));
+
+  // Take the lock around the walk: insert a line before the call and one after it.
+  const lines = text.split('\n');
+  const call = lines.findIndex((l) => l.includes('ret = vfio_pci_for_each_slot_or_bus('));
+  const after = call + 2;
+  await client.changeDocument(uri, 2, [
+    { range: { start: { line: after, character: 0 }, end: { line: after, character: 0 } }, text: '\tmutex_unlock(&vdev->vdev.dev_set->lock);\n' },
+    { range: { start: { line: call, character: 0 }, end: { line: call, character: 0 } }, text: '\tmutex_lock(&vdev->vdev.dev_set->lock);\n' },
+  ]);
+  const second = await client.waitForDiagnostics(uri, (p) => p.version === 2);
+  assert.deepEqual(second.diagnostics.filter((x) => x.code?.toString().startsWith('lock-')), []);
+});

@@ -6,7 +6,7 @@
 // to a fixed point; the last round also records what the rules report.
 import { forwardDataflow } from '../../cfg/build';
 import type { FileIR, FunctionIR, LockEvent, Loc } from './extract';
-import { matchHeld, pathKey, resolvePath, substitute, type LockPath, type MatchKind, type Scope } from './paths';
+import { matchHeld, pathKey, resolvePath, substitute, type LockPath, type Scope } from './paths';
 
 export interface Requirement {
   /** In the function's own terms: rooted at a parameter or a global, or class-only (root unknown). */
@@ -432,8 +432,4 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
     if (!summary.releases.some((x) => heldKey(x) === heldKey(path))) summary.releases.push(path);
   }
   return { summary, violations, findings, heldAt: heldAtList, checked };
-}
-
-export function describeMatch(how: MatchKind | undefined): string {
-  return how === 'class' ? 'by its class' : how === 'field' ? 'by field name only (types unknown)' : 'by path';
 }

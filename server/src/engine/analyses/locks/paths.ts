@@ -155,10 +155,8 @@ export function substitute(p: LockPath, args: string[]): string | undefined {
   if (arg === undefined) return undefined;
   const a = normaliseExpr(arg);
   if (a.startsWith('&')) {
-    const base = a.slice(1);
-    if (p.rest.startsWith('->')) return `${base}.${p.rest.slice(2)}`;
-    if (p.rest === '') return undefined;
-    return undefined;
+    // `&x` passed for a pointer: `$0->f` is `x.f`; anything else is not followed.
+    return p.rest.startsWith('->') ? `${a.slice(1)}.${p.rest.slice(2)}` : undefined;
   }
   if (!SIMPLE.test(a) && !CONTAINER_OF.test(a)) return undefined;
   return `${a}${p.rest}`;

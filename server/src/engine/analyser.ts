@@ -130,6 +130,7 @@ export class Analyser implements AnalysisService {
 
   compare(file: string, arches?: AbiName[]): Finding[] {
     const base = this.bases.get(file);
+    // The caller decides what is compared (abi-diff takes any two headers it is given).
     if (!base || !this.baseAnalyser || !this.store.read(file)) return [];
     const abis = arches?.length ? arches : this.arches;
     const oldFacts = new Map<AbiName, VersionFacts>();

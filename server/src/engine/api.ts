@@ -58,6 +58,8 @@ export interface CancelToken {
 export interface AnalysisService {
   /** Options may change at run time (editor settings). */
   configure(options: Partial<EngineOptions>): void;
+  /** Whether `path` is a uapi header (by the configured globs, relative to its tree root). */
+  isUapi(path: string): boolean;
   /** Editor overlay: open documents shadow the disk. Paths are absolute. */
   openDocument(path: string, text: string, version: number): void;
   /** Applies incremental changes (tree.edit + incremental reparse). */

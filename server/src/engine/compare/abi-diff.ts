@@ -96,6 +96,13 @@ function typeChanges(o: TypeLayout, n: TypeLayout, facts: { old: VersionFacts; n
       const where = (m: MemberLayout) => (m.bitOffset !== undefined ? `bit ${m.bitOffset}` : `offset ${m.offset}`);
       out.push({ rule: 'abi-member-offset-changed', key: `${name}.${om.path}`, subject: `${name}: member '${om.path}' moved`, detail: `from ${where(om)} to ${where(nm)}`, at: at(nm), old: om });
     }
+    // A flexible array has no size of its own; its element type decides the stride.
+    const flexibleElementChanged = !!om.flexible && !!nm.flexible && facts.old.canonical(om.type) !== facts.new.canonical(nm.type)
+      && facts.old.canonical(om.type) !== undefined;
+    if (flexibleElementChanged) {
+      out.push({ rule: 'abi-member-size-changed', key: `${name}.${om.path}`, subject: `${name}: flexible array '${om.path}' changed element type (${om.type} -> ${nm.type}), so the stride of its elements changes`, detail: '', at: at(nm), old: om });
+      moved = true;
+    }
     if (om.size !== nm.size || om.bitSize !== nm.bitSize) {
       const sz = (m: MemberLayout) => (m.bitSize !== undefined ? `${m.bitSize} bits` : `${m.size} bytes`);
       out.push({ rule: 'abi-member-size-changed', key: `${name}.${om.path}`, subject: `${name}: member '${om.path}' changed size`, detail: `from ${sz(om)} to ${sz(nm)}`, at: at(nm), old: om });
@@ -103,7 +110,7 @@ function typeChanges(o: TypeLayout, n: TypeLayout, facts: { old: VersionFacts; n
     const sameLayout = om.offset === nm.offset && om.size === nm.size && om.bitOffset === nm.bitOffset && om.bitSize === nm.bitSize;
     // Another spelling of the same type (a typedef, `__aligned_u64` for `__u64`) changes nothing.
     const sameType = om.type === nm.type || (facts.old.canonical(om.type) !== undefined && facts.old.canonical(om.type) === facts.new.canonical(nm.type));
-    if (!sameType && sameLayout) {
+    if (!sameType && sameLayout && !flexibleElementChanged) {
       const so = facts.old.signed(om.type);
       const sn = facts.new.signed(nm.type);
       const signedness = so !== undefined && sn !== undefined && so !== sn;
@@ -129,7 +136,8 @@ function typeChanges(o: TypeLayout, n: TypeLayout, facts: { old: VersionFacts; n
   for (const om of o.members) {
     if (newByPath.has(om.path)) continue;
     const parentGone = om.path.includes('.') && !newByPath.has(om.path.slice(0, om.path.lastIndexOf('.')));
-    const twin = n.members.find((x) => !usedNew.has(x.path) && !oldByPath.has(x.path) && x.offset === om.offset && x.size === om.size && x.bitOffset === om.bitOffset && x.bitSize === om.bitSize && x.depth === om.depth);
+    const twin = n.members.find((x) => !usedNew.has(x.path) && !oldByPath.has(x.path) && x.offset === om.offset && x.size === om.size && x.bitOffset === om.bitOffset && x.bitSize === om.bitSize && x.depth === om.depth
+      && (!om.flexible || facts.old.canonical(om.type) === facts.new.canonical(x.type)));
     if (twin) {
       usedNew.add(twin.path);
       if (PADDING_NAME.test(om.path.split('.').pop()!)) {
@@ -183,7 +191,8 @@ function typeChanges(o: TypeLayout, n: TypeLayout, facts: { old: VersionFacts; n
   const common = o.members.filter((m) => topLevel(m) && newByPath.has(m.path));
   const order = common.map((m) => newByPath.get(m.path)!.offset ?? 0);
   if (o.kind === 'struct' && order.some((v, i) => i > 0 && v < order[i - 1])) {
-    out.push({ rule: 'abi-member-reordered', key: name, subject: `${name}: members changed order`, detail: common.map((m) => m.path).join(', '), at: typeAt });
+    const now = [...common].sort((a, b) => (newByPath.get(a.path)!.offset ?? 0) - (newByPath.get(b.path)!.offset ?? 0));
+    out.push({ rule: 'abi-member-reordered', key: name, subject: `${name}: members changed order`, detail: `was ${common.map((m) => m.path).join(', ')}, now ${now.map((m) => m.path).join(', ')}`, at: typeAt });
   }
 
   const grewAtEnd = !moved && (n.size ?? 0) >= oldSize && extensible(o) && embeddedIn.length === 0 && !out.some((c) => c.rule === 'abi-member-removed' || c.rule === 'abi-member-inserted');
@@ -278,13 +287,14 @@ export function compareVersions(oldFacts: Map<AbiName, VersionFacts>, newFacts: 
     // Signedness changes are errors whatever the rule's default for spelling changes.
     const sev: Severity = change.rule === 'abi-member-type-changed' && change.subject.includes('signedness') ? 'error' : change.severity ?? severity;
     const where = [...details].map(([d, a]) => (d ? `${d} on ${listAbis(a, ctx.arches)}` : '')).filter(Boolean).join('; ');
+    const verdictAbis = where ? '' : ` on ${listAbis(abis, ctx.arches)}`;
     const verdict = sev === 'error'
       ? `incompatible on ${listAbis(abis, ctx.arches)}${abis.length < ctx.arches.length ? ' only' : ''}`
-      : sev === 'warning' ? `${/renamed|type-changed|removed/.test(change.rule) ? 'API break' : 'review'} on ${listAbis(abis, ctx.arches)}` : `on ${listAbis(abis, ctx.arches)}`;
+      : sev === 'warning' ? `${/renamed|type-changed|removed/.test(change.rule) ? 'API break' : 'review'} on ${listAbis(abis, ctx.arches)}` : `compatible${verdictAbis}`;
     const range: Range = { start: { line: change.at.line, character: change.at.character }, end: { line: change.at.line, character: change.at.character + change.at.length } };
     findings.push({
       file: ctx.file, range, severity: sev, rule: change.rule,
-      message: `${change.subject}${where ? ` ${where}` : ''} (${verdict}; compared with ${ctx.baseLabel})`,
+      message: `${change.subject}${where ? `: ${where}` : ''} (${verdict}; compared with ${ctx.baseLabel})`,
       related: change.old ? [{ file: ctx.baseLocation, range: { start: { line: change.old.line, character: change.old.character }, end: { line: change.old.line, character: change.old.character } }, message: `in ${ctx.baseLabel}` }] : undefined,
     });
   }

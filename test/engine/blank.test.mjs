@@ -59,3 +59,10 @@ test('type arguments of container_of-like macros and GNU case ranges parse as C'
   assert.match(r.text, /case 0x1580  \|  0x1581:/);
   assert.match(r.text, /x = a \.\.\. b;/, 'only case labels are touched');
 });
+
+test('a function named like an iterator is a definition, not a loop', () => {
+  const src = 'static int vfio_pci_for_each_slot_or_bus(struct pci_dev *pdev, int (*fn)(struct pci_dev *, void *))\n{\n\tif (x)\n\t\tlist_for_each_entry(a, b, c) {\n\t\t}\n\telse list_for_each_entry(a, b, c) {\n\t}\n}\n';
+  const r = blankKernelC(src);
+  assert.ok(r.text.startsWith('static int vfio_pci_for_each_slot_or_bus('));
+  assert.equal(r.statementMacros.length, 2, 'the two loops, after `)` and after `else`');
+});

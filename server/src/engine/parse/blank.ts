@@ -100,6 +100,25 @@ function blankRange(chars: string[], start: number, end: number): void {
   for (let i = start; i < end; i++) if (chars[i] !== '\n' && chars[i] !== '\r') chars[i] = ' ';
 }
 
+/** The last significant character before `i` (comments skipped), and the word it ends, if any. */
+function prevWord(text: string, i: number): { char: string; word: string } {
+  let j = i - 1;
+  for (;;) {
+    while (j >= 0 && /\s/.test(text[j])) j--;
+    if (j >= 1 && text[j] === '/' && text[j - 1] === '*') {
+      const open = text.lastIndexOf('/*', j - 2);
+      if (open < 0) break;
+      j = open - 1;
+      continue;
+    }
+    break;
+  }
+  if (j < 0) return { char: '', word: '' };
+  let k = j;
+  while (k >= 0 && identChar.test(text[k])) k--;
+  return { char: text[j], word: text.slice(k + 1, j + 1) };
+}
+
 function skipSpaceAndComments(text: string, i: number): number {
   for (;;) {
     while (i < text.length && /\s/.test(text[i])) i++;
@@ -234,7 +253,10 @@ export function blankKernelC(text: string): BlankResult {
       i = j - 1;
       continue;
     }
-    if (!lineStartsDirective) {
+    // A statement head follows `;`, `{`, `}`, `)`, `:` or `else`; after a type it is the name of
+    // a function being declared or defined (`static int vfio_pci_for_each_slot_or_bus(...)`).
+    const before = prevWord(text, i);
+    if (!lineStartsDirective && (before.char === '' || ';{})::'.includes(before.char) || before.word === 'else' || before.word === 'do')) {
       const kind = statementMacroKind(word);
       if (kind) {
         const open = skipSpaceAndComments(text, j);

@@ -128,6 +128,9 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
       uapiGlobs: e.uapiGlobs,
       severities: e.severities,
       docsBase,
+      // A stranger's tree does not get to change what is reported: its .vfio-review.json is read
+      // only once the workspace is trusted (the same moment git may run).
+      readProjectConfig: gitAllowed,
     };
   }
 
@@ -486,6 +489,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   connection.onNotification(WORKSPACE_TRUSTED_NOTIFICATION, () => {
     if (gitAllowed) return;
     gitAllowed = true;
+    engine?.configure(engineOptions());
     recheckAll();
   });
 

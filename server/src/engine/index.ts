@@ -14,4 +14,5 @@ export { Analyser } from './analyser';
 // Flags and unions (analyses/flags): models for tests and tools, and the configuration file.
 export { flagModelOf } from './analyses/flags';
 export { parseProjectConfig, loadProjectConfig } from './config-file';
+export { flagHoverAt, flagWordAt } from './analyses/flags/hover';
 export { lockAnalysisOf, locksHeldAt } from './analyses/locks';

@@ -1,6 +1,8 @@
 // Hover: on a struct/union/typedef name or a member (declaration or use such as `p->member` or
 // `sizeof(struct x)`), its layout on every configured ABI, and a warning when the ABIs disagree.
-import type { Node } from 'web-tree-sitter';
+import type { Node, Tree } from 'web-tree-sitter';
+import { flagHoverAt, flagWordAt } from './analyses/flags/hover';
+import { lockAnalysisOf, locksHeldAt, where } from './analyses/locks';
 import type { Analyser, Unit } from './analyser';
 import { toTypeLayout } from './layout/compute';
 import type { AggregateDecl, TypeExpr } from './model/decls';
@@ -18,19 +20,51 @@ const rangeOf = (n: Node): Range => ({
 });
 
 export function hoverAt(a: Analyser, file: string, pos: Position): HoverResult | null {
-  const found = a.withTree(file, (tree) => {
+  const found = a.withTree(file, (tree, text) => {
     let node = tree.rootNode.descendantForPosition({ row: pos.line, column: pos.character });
     // Just past the end of a name (where a cursor sits after typing it) still means that name.
     if ((!node || !/identifier$/.test(node.type)) && pos.character > 0) {
       node = tree.rootNode.descendantForPosition({ row: pos.line, column: pos.character - 1 });
     }
-    if (!node || !/identifier$/.test(node.type)) return null;
+    if (!node || !/identifier$/.test(node.type)) {
+      // `#define` lines are blanked for parsing: a flag macro there is found by its word.
+      const word = flagWordAt(text, pos);
+      const flag = word ? flagHoverAt(a, file, word, 'macro') : null;
+      if (!flag || !word) return null;
+      const start = (text.split('\n')[pos.line] ?? '').indexOf(word);
+      return { extra: [flag], range: { start: { line: pos.line, character: start }, end: { line: pos.line, character: start + word.length } } };
+    }
     const target = classify(node, a, file);
-    return target ? { target, range: rangeOf(node) } : null;
+    // Flag facts (value, field, bit map) and lock facts (the callee's contract, what is held here).
+    const extra = [flagHoverAt(a, file, node), lockHover(a, file, node, tree, text)].filter((x): x is string => !!x);
+    return target || extra.length ? { target, extra, range: rangeOf(node) } : null;
   });
   if (!found) return null;
-  const contents = render(a, file, found.target);
-  return contents ? { contents, range: found.range } : null;
+  const parts = [found.target ? render(a, file, found.target) : null, ...found.extra].filter((x): x is string => !!x);
+  return parts.length ? { contents: parts.join('\n\n---\n\n'), range: found.range } : null;
+}
+
+/** On a call: the callee's lock requirements and where they come from; in a body: the locks held there. */
+function lockHover(a: Analyser, file: string, node: Node, tree: Tree, text: string): string | null {
+  if (a.isUapi(file) || !ancestor(node, 'function_definition')) return null;
+  try {
+    const source = a.store.factsOf({ path: file, text, hash: a.store.read(file)?.hash ?? '' });
+    const { program, result, root } = lockAnalysisOf({ store: a.store, root: a.rootFor(file), file, text, tree, blank: source.blank });
+    const lines: string[] = [];
+    if (node.parent?.type === 'call_expression' && node.parent.childForFieldName('function')?.id === node.id) {
+      for (const fn of program.byName.get(node.text) ?? []) {
+        for (const req of result.summaries.get(fn)?.requires.values() ?? []) {
+          const via = req.chain.length ? ` (via ${req.chain.map((c) => c.fn).join(' -> ')})` : '';
+          lines.push(`requires \`${req.path.display}\`: ${req.origin.text} in ${req.origin.fn} at ${where(req.origin.at, root)}${via}`);
+        }
+      }
+    }
+    const held = locksHeldAt(result, file, { line: node.startPosition.row, character: node.startPosition.column });
+    if (held.length) lines.push(`held here: ${held.map((h) => `\`${h.path.display}\` (${h.prim}, ${h.local ? 'taken' : 'asserted'} at line ${h.at.line + 1})`).join(', ')}`);
+    return lines.length ? `**locks** — ${node.text}\n\n${lines.map((l) => `- ${l}`).join('\n')}` : null;
+  } catch {
+    return null; // a hover never fails the request
+  }
 }
 
 /** Works out what the identifier under the cursor names. */

@@ -181,6 +181,15 @@ async function runCheck(args: string[], out: Output): Promise<number> {
         out.stderr(`vfio-review: internal error while checking ${path.relative(process.cwd(), file) || file}: ${(error as Error)?.stack ?? error}\n`);
       }
     }
+    // The tree's .vfio-review.json, once: its problems are findings on that file.
+    const first = inputs.files[0];
+    for (const p of first ? engine.configProblems(first) : []) {
+      findings.push({
+        file: p.file, rule: 'config-invalid', severity: 'warning',
+        range: { start: { line: p.line, character: 0 }, end: { line: p.line, character: 0 } },
+        message: `${p.key ? `${p.key}: ` : ''}${p.message}`,
+      });
+    }
   } finally {
     engine.dispose();
   }

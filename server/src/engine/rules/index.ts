@@ -30,6 +30,7 @@ export const ALL_RULES: Rule[] = [uapiArchDependentLayout, uapiImplicitPadding, 
 /** Rules reported by front ends rather than by analysis of a file's content. */
 const FRONT_END_RULES: RuleInfo[] = [
   { id: 'input-skipped', defaultSeverity: 'info', summary: 'A file that was not analysed: binary, unreadable or too large.' },
+  { id: 'config-invalid', defaultSeverity: 'warning', summary: 'A problem in the tree\'s .vfio-review.json (the rest of it still applies).' },
 ];
 
 export const RULES: RuleInfo[] = [

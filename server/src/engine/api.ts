@@ -17,6 +17,12 @@ export interface EngineOptions {
   /** Base URI of the rule documentation pages (`<base>/<rule>.md`). */
   docsBase?: string;
   /**
+   * Globs (relative to the root) of the source files whose functions the lock analysis indexes
+   * for contracts and callers. Default: drivers/vfio/**, drivers/iommu/iommufd/**,
+   * include/linux/vfio*.h.
+   */
+  lockIndex?: string[];
+  /**
    * Read `.vfio-review.json` at the tree root (default true). Off in an untrusted workspace: the
    * file can only declare facts, but a stranger's tree should not change what is reported.
    */

@@ -24,3 +24,8 @@ test('every rule has a docs page with examples and its default severity', () => 
   }
   assert.deepEqual(missing, []);
 });
+
+test('the README lists every rule with its page', () => {
+  const readme = readFileSync(path.join(docs, '..', '..', 'README.md'), 'utf8');
+  assert.deepEqual(RULES.filter((r) => !readme.includes(`(docs/rules/${r.id}.md)`)).map((r) => r.id), []);
+});

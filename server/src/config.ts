@@ -19,6 +19,7 @@ export interface RawSettings {
   root?: unknown;
   debounceMs?: unknown;
   baseRef?: unknown;
+  inlayHints?: unknown;
 }
 
 /** Validated settings. Absent engine fields mean "engine default". */
@@ -32,6 +33,8 @@ export interface Settings {
    * sends it (its default, "HEAD", comes from package.json).
    */
   baseRef?: string;
+  /** Member offsets as inlay hints (vfioReview.inlayHints); absent means false. */
+  inlayHints?: boolean;
 }
 
 export interface ValidationContext {
@@ -53,7 +56,7 @@ export function defaultSettings(): Settings {
 }
 
 // Keys VS Code may hand back in the section besides ours (vscode-languageclient's trace level).
-const KNOWN_KEYS = new Set(['arches', 'includePaths', 'uapiGlobs', 'severities', 'root', 'debounceMs', 'baseRef', 'trace']);
+const KNOWN_KEYS = new Set(['arches', 'includePaths', 'uapiGlobs', 'severities', 'root', 'debounceMs', 'baseRef', 'inlayHints', 'trace']);
 
 /** What vfioReview.baseRef accepts: any revision git can parse, but nothing it would take for an option. */
 export function checkBaseRef(value: unknown): string | undefined {
@@ -150,6 +153,11 @@ export function validateSettings(raw: unknown, ctx: ValidationContext): Validati
     const problem = checkBaseRef(s.baseRef);
     if (problem) bad('baseRef', problem);
     else options.baseRef = (s.baseRef as string).trim();
+  }
+
+  if (s.inlayHints !== undefined && s.inlayHints !== null) {
+    if (typeof s.inlayHints !== 'boolean') bad('inlayHints', `expected true or false, got ${describe(s.inlayHints)}`);
+    else options.inlayHints = s.inlayHints;
   }
 
   return { options, errors };

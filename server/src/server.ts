@@ -4,6 +4,7 @@
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
+  CodeActionKind,
   MessageType,
   ShowMessageNotification,
   TextDocuments,
@@ -21,7 +22,17 @@ import type { AnalysisService, CancelToken, EngineOptions, RuleInfo, TextChange 
 import { DEFAULT_UAPI_GLOBS } from './engine/analyser';
 import { SETTINGS_SECTION, defaultSettings, isUapiHeader, validateSettings, type Settings } from './config';
 import { GitError, PathOutsideRepoError, lookupRepo, repoPath, resolveCommit, showFile, type RepoLookup } from './git';
-import { defaultDocsBase, findingsToDiagnostics, hoverToLsp, pathToUri, uriToPath } from './formats/lsp';
+import {
+  defaultDocsBase,
+  findingsToDiagnostics,
+  fixToCodeAction,
+  hoverToLsp,
+  inlayHintToLsp,
+  lensToLsp,
+  pathToUri,
+  uriToPath,
+} from './formats/lsp';
+import type { LayoutReport, Position } from './engine/types';
 
 export const STATUS_NOTIFICATION = 'vfioReview/status';
 export type ServerState = 'starting' | 'ready' | 'error';
@@ -51,6 +62,20 @@ export function parseBaseUri(uri: string): { file: string; commit: string } | un
   } catch {
     return undefined;
   }
+}
+
+/** Client -> server: `{ uri, typeName?, position? }` -> LayoutResponse (the webview's data). */
+export const LAYOUT_REQUEST = 'vfioReview/layout';
+
+export interface LayoutResponse {
+  uri: string;
+  /** The type shown; null when none was named and none is at the position. */
+  typeName: string | null;
+  /** Its layout on every configured ABI; null when it could not be made (see `message`). */
+  report: LayoutReport | null;
+  /** The same type in the base version (vfioReview.baseRef), when the document is compared with one. */
+  base?: { label: string; report: LayoutReport | null; message?: string };
+  message?: string;
 }
 
 /** How long a revision's commit is trusted before git is asked again (HEAD moves on commit). */
@@ -96,6 +121,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   let engine: AnalysisService | undefined;
   let shuttingDown = false;
   let canPullConfiguration = false;
+  let canRefreshInlayHints = false;
   let initOptionsSettings: unknown;
   let workspaceFolder: string | undefined;
   /** False when the client says the workspace is not trusted: then git never runs. */
@@ -415,7 +441,9 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
       workspaceFolder,
     });
     for (const e of errors) reportOnce(e);
+    const hintsChanged = (settings.inlayHints ?? false) !== (options.inlayHints ?? false);
     settings = options;
+    if (hintsChanged && canRefreshInlayHints) connection.languages.inlayHint.refresh().catch(() => undefined);
     // A repository may have appeared (git init) or the root moved; look again.
     repoLookups.clear();
   }
@@ -434,6 +462,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
 
   connection.onInitialize((params: InitializeParams): InitializeResult => {
     canPullConfiguration = params.capabilities.workspace?.configuration === true;
+    canRefreshInlayHints = params.capabilities.workspace?.inlayHint?.refreshSupport === true;
     initOptionsSettings = settingsFromInitOptions(params.initializationOptions);
     gitAllowed = !(isObject(params.initializationOptions) && params.initializationOptions.workspaceTrusted === false);
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri ?? undefined;
@@ -442,6 +471,9 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
       capabilities: {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
         hoverProvider: true,
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+        codeLensProvider: { resolveProvider: false },
+        inlayHintProvider: true,
       },
       serverInfo: { name: 'vfio-review', version: packageVersion },
     };
@@ -505,6 +537,96 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
     }),
   );
 
+  /** The open document of `uri` once the engine has it, else undefined. */
+  async function readyDoc(uri: string): Promise<{ doc: OpenDoc; e: AnalysisService } | undefined> {
+    const doc = open.get(uri);
+    if (!doc) return undefined;
+    const e = await engineReady;
+    if (!e || shuttingDown || !doc.inEngine) return undefined;
+    return { doc, e };
+  }
+
+  connection.onCodeAction((params) =>
+    guarded('code actions', [], async () => {
+      const only = params.context.only;
+      if (only && !only.some((k) => k === CodeActionKind.QuickFix || CodeActionKind.QuickFix.startsWith(`${k}.`))) return [];
+      const r = await readyDoc(params.textDocument.uri);
+      if (!r) return [];
+      return r.e.codeActions(r.doc.path, params.range).map(({ finding, fix }) => fixToCodeAction(finding, fix, r.doc.uri, { docsBase, uriForPath }));
+    }),
+  );
+
+  connection.onCodeLens((params) =>
+    guarded('code lenses', [], async () => {
+      const r = await readyDoc(params.textDocument.uri);
+      if (!r) return [];
+      return r.e.codeLenses(r.doc.path).map((l) => lensToLsp(l, r.doc.uri));
+    }),
+  );
+
+  connection.languages.inlayHint.on((params) =>
+    guarded('inlay hints', [], async () => {
+      if (settings.inlayHints !== true) return [];
+      const r = await readyDoc(params.textDocument.uri);
+      if (!r || settings.inlayHints !== true) return [];
+      return r.e.inlayHints(r.doc.path, params.range).map(inlayHintToLsp);
+    }),
+  );
+
+  connection.onRequest(LAYOUT_REQUEST, (params: { uri?: unknown; typeName?: unknown; position?: Position }) =>
+    guarded('layout', null, () => layoutFor(params)),
+  );
+
+  /** Serves LAYOUT_REQUEST: the named type, or the one around `position`, on every ABI. */
+  async function layoutFor(params: { uri?: unknown; typeName?: unknown; position?: Position }): Promise<LayoutResponse | null> {
+    if (typeof params?.uri !== 'string') return null;
+    const uri = params.uri;
+    const file = open.get(uri)?.path ?? uriToPath(uri);
+    const e = await engineReady;
+    if (!file || !e || shuttingDown) return { uri, typeName: null, report: null, message: 'The analysis engine is not running.' };
+    let typeName = typeof params.typeName === 'string' && params.typeName ? params.typeName : null;
+    if (!typeName) {
+      typeName = params.position ? typeAt(e.layouts(file), params.position) : null;
+      if (!typeName) return { uri, typeName: null, report: null, message: 'No struct or union at the cursor.' };
+    }
+    let report: LayoutReport;
+    try {
+      report = e.layouts(file, [typeName]);
+    } catch (err) {
+      if (err instanceof UsageError) return { uri, typeName, report: null, message: err.message };
+      throw err;
+    }
+    const response: LayoutResponse = { uri, typeName, report };
+    const doc = open.get(uri);
+    if (doc?.base) response.base = await baseLayout(e, doc, typeName);
+    return response;
+  }
+
+  /**
+   * The layout of `typeName` in the base version of `doc`: the base text is laid out as a
+   * sibling overlay document (same folder, so its includes resolve the same way), then dropped.
+   */
+  async function baseLayout(e: AnalysisService, doc: OpenDoc, typeName: string): Promise<LayoutResponse['base']> {
+    const base = doc.base!;
+    const label = `${base.ref} (${base.commit.slice(0, 12)})`;
+    const text = await baseText(baseUri(doc.path, base.commit));
+    if (text === null) return { label, report: null, message: 'The base version is not available.' };
+    const shadow = path.join(path.dirname(doc.path), `.${path.basename(doc.path, '.h')}.vfio-review-base.h`);
+    try {
+      e.openDocument(shadow, text, 1);
+      return { label, report: e.layouts(shadow, [typeName]) };
+    } catch (err) {
+      if (err instanceof UsageError) return { label, report: null, message: `Not in ${base.ref}: ${err.message}` };
+      throw err;
+    } finally {
+      try {
+        e.closeDocument(shadow);
+      } catch {
+        // Nothing to undo.
+      }
+    }
+  }
+
   connection.onShutdown(() => {
     shuttingDown = true;
     for (const doc of open.values()) cancel(doc);
@@ -520,6 +642,18 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
 
   documents.listen(connection);
   connection.listen();
+}
+
+/** The innermost named type whose lines contain `position` (first ABI of the report). */
+function typeAt(report: LayoutReport, position: Position): string | null {
+  const first = Object.values(report.arches)[0];
+  let best: { name: string; span: number } | null = null;
+  for (const t of first?.types ?? []) {
+    if (position.line < t.line || position.line > t.endLine) continue;
+    const span = t.endLine - t.line;
+    if (!best || span < best.span) best = { name: t.name, span };
+  }
+  return best?.name ?? null;
 }
 
 function toTextChange(c: TextDocumentContentChangeEvent): TextChange {

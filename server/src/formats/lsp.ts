@@ -1,9 +1,21 @@
 // Engine results -> LSP shapes. Pure translation, so it can be tested without a connection.
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DiagnosticSeverity, MarkupKind } from 'vscode-languageserver';
-import type { Diagnostic, DiagnosticRelatedInformation, Hover, Range as LspRange } from 'vscode-languageserver';
-import type { Finding, HoverResult, Range, Severity } from '../engine/types';
+import { CodeActionKind, DiagnosticSeverity, MarkupKind } from 'vscode-languageserver';
+import type {
+  CodeAction,
+  CodeLens,
+  Diagnostic,
+  DiagnosticRelatedInformation,
+  Hover,
+  InlayHint as LspInlayHint,
+  Range as LspRange,
+} from 'vscode-languageserver';
+import type { Finding, Fix, HoverResult, Range, Severity } from '../engine/types';
+import type { InlayHint, Lens } from '../engine/lenses';
+
+/** The client command a CodeLens runs: arguments are the type name and the document URI. */
+export const SHOW_LAYOUT_COMMAND = 'vfioReview.showLayout';
 
 export const DIAGNOSTIC_SOURCE = 'vfio-review';
 
@@ -92,4 +104,27 @@ function toLspRange(r: Range): LspRange {
     character: Math.max(0, Math.trunc(p.character)),
   });
   return { start: pos(r.start), end: pos(r.end) };
+}
+
+/** A quick fix on the document `uri`, with the diagnostic it fixes attached. */
+export function fixToCodeAction(finding: Finding, fix: Fix, uri: string, opts: DiagnosticOptions = {}): CodeAction {
+  const action: CodeAction = {
+    title: fix.title,
+    kind: CodeActionKind.QuickFix,
+    diagnostics: [findingToDiagnostic(finding, opts)],
+    edit: { changes: { [uri]: fix.edits.map((e) => ({ range: toLspRange(e.range), newText: e.newText })) } },
+  };
+  if (fix.preferred) action.isPreferred = true;
+  return action;
+}
+
+export function lensToLsp(lens: Lens, uri: string): CodeLens {
+  return {
+    range: toLspRange(lens.range),
+    command: { title: lens.title, command: SHOW_LAYOUT_COMMAND, arguments: [lens.typeName, uri] },
+  };
+}
+
+export function inlayHintToLsp(hint: InlayHint): LspInlayHint {
+  return { position: toLspRange({ start: hint.position, end: hint.position }).start, label: hint.label, paddingLeft: false };
 }

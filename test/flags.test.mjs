@@ -246,3 +246,32 @@ test('.vfio-review.json binds a flag declared outside any struct', async () => {
     rmSync(root, { recursive: true });
   }
 });
+
+test('a configured dependency is reported once in a C file that includes several uapi headers', async () => {
+  const root = tree({
+    '.vfio-review.json': JSON.stringify({ flags: { dependencies: { FX_IRQ_INFO_MASKABLE: 'FX_IRQ_INFO_EVENTFD' } } }),
+    'drivers/vfio/fx_two.c': [
+      '#include <linux/fx_irq.h>',
+      '#include <linux/fx_range.h>',
+      'static void fx_two(struct fx_irq_info *info)',
+      '{',
+      '\tinfo->flags |= FX_IRQ_INFO_MASKABLE;',
+      '}',
+      '',
+    ].join('\n'),
+  });
+  try {
+    const engine = await createEngine({ root, arches: ['x86_64'] });
+    const found = flagFindings(engine, path.join(root, 'drivers/vfio/fx_two.c'));
+    assert.deepEqual(found.map((f) => [f.rule, f.range.start.line]), [['flag-dependency', 4]], JSON.stringify(found.map((f) => f.message)));
+    assert.match(found[0].related[0].message, /\(configuration\)/);
+    // The uapi header's own model (hover) still carries the configured dependency, once.
+    const m = flagModelOf(engine, path.join(root, 'include/uapi/linux/fx_irq.h'));
+    assert.deepEqual(m.dependencies.filter((d) => d.evidence.source === 'configuration').map((d) => [d.flag, d.requires]), [['FX_IRQ_INFO_MASKABLE', 'FX_IRQ_INFO_EVENTFD']]);
+    // A header that defines neither flag does not carry it.
+    assert.deepEqual(flagModelOf(engine, path.join(root, 'include/uapi/linux/fx_range.h')).dependencies.filter((d) => d.evidence.source === 'configuration'), []);
+    engine.dispose();
+  } finally {
+    rmSync(root, { recursive: true });
+  }
+});

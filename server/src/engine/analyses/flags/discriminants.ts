@@ -34,6 +34,18 @@ export function addDiscriminant(list: Discriminant[], d: Discriminant): void {
   else list.push(d);
 }
 
+/** Adds a discriminant from another source, keeping one copy of each piece of evidence. */
+export function mergeDiscriminant(list: Discriminant[], d: Discriminant): void {
+  const same = list.find((x) => x.owner === d.owner && x.member === d.member && x.flag === d.flag && x.when === d.when);
+  if (!same) {
+    list.push({ ...d, evidence: [...d.evidence] });
+    return;
+  }
+  for (const e of d.evidence) {
+    if (!same.evidence.some((x) => x.file === e.file && x.line === e.line && x.source === e.source)) same.evidence.push(e);
+  }
+}
+
 /** The member selected, and in a two-member union the other one, with the opposite polarity. */
 function select(list: Discriminant[], owner: string, member: string, siblings: string[], flag: string, when: 'set' | 'clear', ev: Evidence): void {
   addDiscriminant(list, { owner, member, flag, when, evidence: [ev] });

@@ -13,8 +13,8 @@ import { preprocessUnit } from '../../preprocess/unit';
 import type { RuleContext } from '../../rules/rule';
 import type { Value } from '../../preprocess/expr';
 import type { SourceStore } from '../../workspace';
-import { codeDiscriminants, commentDiscriminants, configDiscriminants, type Discriminant } from './discriminants';
-import { buildFlagModel, flagEvaluator, type FlagDependency, type FlagField, type FlagMacro, type FlagModel } from './model';
+import { codeDiscriminants, commentDiscriminants, configDiscriminants, mergeDiscriminant, type Discriminant } from './discriminants';
+import { buildFlagModel, dependencyKey, flagEvaluator, type FlagDependency, type FlagField, type FlagMacro, type FlagModel } from './model';
 import { configFacts } from './project';
 
 export interface FlagIndex {
@@ -99,6 +99,7 @@ export function kernelFlagIndex(ctx: RuleContext): FlagIndex {
   const index: FlagIndex = { macros: new Map(), fields: new Map(), dependencies: [], discriminants: [], evaluate: () => undefined };
   const evaluators = new Map<string, (t: string) => Value | undefined>();
   const config = configFacts(ctx.project.root, ctx.project.store);
+  const seenDependencies = new Set<string>();
   for (const h of uapiHeadersOf(ctx)) {
     const built = headerModel(h, ctx);
     if (!built) continue;
@@ -108,8 +109,15 @@ export function kernelFlagIndex(ctx: RuleContext): FlagIndex {
       index.fields.set(k, f);
       evaluators.set(f.owner, built.evaluate);
     }
-    index.dependencies.push(...model.dependencies);
-    index.discriminants.push(...commentDiscriminants(model.text ?? '', h, model), ...configDiscriminants(config, model));
+    // Each header model carries the configured facts that concern it: a dependency between flags
+    // of two included headers (or a header reached twice) must count once.
+    for (const d of model.dependencies) {
+      const key = dependencyKey(d);
+      if (seenDependencies.has(key)) continue;
+      seenDependencies.add(key);
+      index.dependencies.push(d);
+    }
+    for (const d of [...commentDiscriminants(model.text ?? '', h, model), ...configDiscriminants(config, model)]) mergeDiscriminant(index.discriminants, d);
   }
   index.evaluate = (owner, text) => evaluators.get(owner)?.(text);
   const unionMember = (m: string) => [...index.fields.values()].filter((f) => f.member === m && f.unionSiblings).map((f) => ({ owner: f.owner, siblings: f.unionSiblings! }));

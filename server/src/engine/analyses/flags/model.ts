@@ -237,10 +237,25 @@ export function buildFlagModel(input: FlagModelInput): FlagModel {
   }
   markMasks(model);
   model.dependencies = commentDependencies(input.text, file, model);
-  for (const d of input.config?.dependencies ?? []) {
-    model.dependencies.push({ flag: d.flag, requires: d.requires, evidence: { file: input.config!.file, line: 0, source: 'configuration' } });
-  }
+  model.dependencies.push(...configDependencies(input.config, (n) => model.macros.has(n)));
   return model;
+}
+
+/**
+ * The configured dependencies that concern a set of macros (the flag or the flag it requires is
+ * one of them). Every header model built with the same configuration returns the same facts:
+ * whoever merges models must keep one of each (see sameDependency).
+ */
+export function configDependencies(config: FlagConfigFacts | undefined, defines: (name: string) => boolean): FlagDependency[] {
+  if (!config) return [];
+  return config.dependencies
+    .filter((d) => defines(d.flag) || defines(d.requires))
+    .map((d) => ({ flag: d.flag, requires: d.requires, evidence: { file: config.file, line: 0, source: 'configuration' } }));
+}
+
+/** One statement of a dependency: the same pair stated at the same place. */
+export function dependencyKey(d: FlagDependency): string {
+  return [d.flag, d.requires, d.evidence.source, d.evidence.file, d.evidence.line].join('\0');
 }
 
 /** `struct vfio_x.flags` → ['struct vfio_x', 'flags']. */

@@ -8,6 +8,9 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
+import { LAYOUT_REQUEST, LayoutView } from './layout-view';
+import { restartPolicy } from './restart-policy';
+import { pickBaseRef } from './base-ref';
 
 const CLIENT_ID = 'vfioReview';
 const CLIENT_NAME = 'VFIO Review';
@@ -36,6 +39,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   showState('starting');
   statusItem.show();
 
+  const policy = restartPolicy(() => showState('error', 'The language server crashed repeatedly and was not restarted.'));
   const serverModule = context.asAbsolutePath('dist/server.js');
   const serverOptions: ServerOptions = {
     run: { module: serverModule, transport: TransportKind.ipc },
@@ -54,11 +58,23 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     initializationOptions: () => ({ workspaceTrusted: vscode.workspace.isTrusted }),
     outputChannel: output,
     revealOutputChannelOn: RevealOutputChannelOn.Error,
+    // A few restarts after a crash, then one message and no more (see restart-policy.ts).
+    errorHandler: policy,
   };
 
   client = new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
   const c = client;
+  const layoutView = new LayoutView(context.extensionUri, async (params) => {
+    if (!c.isRunning()) throw new Error('the language server is not running');
+    return c.sendRequest(LAYOUT_REQUEST, params);
+  });
   context.subscriptions.push(
+    layoutView,
+    // Also run by the CodeLens above each struct, with (type name, document URI).
+    vscode.commands.registerCommand('vfioReview.showLayout', (typeName?: unknown, uri?: unknown) =>
+      layoutView.show(typeof typeName === 'string' ? typeName : undefined, typeof uri === 'string' ? uri : undefined),
+    ),
+    vscode.commands.registerCommand('vfioReview.compareWithBase', () => pickBaseRef()),
     c.onDidChangeState((e) => {
       if (e.newState === State.Starting) showState('starting');
       else if (e.newState === State.Stopped) showState('error', 'The language server stopped.');
@@ -81,6 +97,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.commands.registerCommand('vfioReview.showOutput', () => c.outputChannel.show(true)),
     vscode.commands.registerCommand('vfioReview.restartServer', async () => {
+      policy.reset();
       showState('starting');
       try {
         if (c.isRunning()) await c.restart();

@@ -275,3 +275,75 @@ test('a configured dependency is reported once in a C file that includes several
     rmSync(root, { recursive: true });
   }
 });
+
+test('an untrusted tree (readProjectConfig: false): no flag binding, dependency or discriminant is read from .vfio-review.json', async () => {
+  const { flagHoverAt } = await import('../dist/engine.js');
+  const fxu = [
+    '#include <linux/types.h>',
+    'struct fxu_reply {',
+    '\t__u32\tflags;',
+    '#define FXU_FLAG_WIDE\t(1 << 0)',
+    '#define FXU_FLAG_MORE\t(1 << 1)',
+    '\tunion {',
+    '\t\t__u32\tnarrow;',
+    '\t\t__u32\twide;',
+    '\t};',
+    '};',
+    '',
+  ].join('\n');
+  const c = [
+    '#include <linux/fxu.h>',
+    'static void fxu_fill(struct fxu_reply *r)',
+    '{',
+    '\tif (r->flags & FXU_FLAG_WIDE)',
+    '\t\tr->narrow = 1;',
+    '}',
+    'static void fxu_more(struct fxu_reply *r) { r->flags |= FXU_FLAG_MORE; }',
+    '',
+  ].join('\n');
+  const root = tree({
+    '.vfio-review.json': JSON.stringify({
+      flags: { bindings: { 'FXC_*': 'struct fxc.mode' }, dependencies: { FXU_FLAG_MORE: 'FXU_FLAG_WIDE' } },
+      unions: { discriminants: [{ union: 'struct fxu_reply', member: 'wide', flag: 'FXU_FLAG_WIDE', field: 'struct fxu_reply.flags' }] },
+    }),
+    'include/uapi/linux/fxc.h': '#include <linux/types.h>\nstruct fxc {\n\t__u16\tmode;\n};\n#define FXC_ONE\t(1 << 0)\n#define FXC_BIG\t(1 << 20)\n',
+    'include/uapi/linux/fxu.h': fxu,
+    'drivers/vfio/fxu.c': c,
+  });
+  const fxcH = path.join(root, 'include/uapi/linux/fxc.h');
+  const fxuH = path.join(root, 'include/uapi/linux/fxu.h');
+  const fxuC = path.join(root, 'drivers/vfio/fxu.c');
+  const facts = (engine) => ({
+    header: flagFindings(engine, fxcH).map((f) => [f.rule, f.range.start.line]),
+    kernel: flagFindings(engine, fxuC).map((f) => [f.rule, f.range.start.line]),
+    binding: flagModelOf(engine, fxcH).macros.get('FXC_BIG').binding?.source,
+    dependencies: flagModelOf(engine, fxuH).dependencies.map((d) => d.flag),
+    wide: /Active when `FXU_FLAG_WIDE`/.test(flagHoverAt(engine, fxuH, 'struct fxu_reply.wide', 'member') ?? ''),
+  });
+  const trustedFacts = {
+    header: [['flag-out-of-range', 5]],
+    kernel: [['union-inactive-member', 4], ['flag-dependency', 6]],
+    binding: 'configuration',
+    dependencies: ['FXU_FLAG_MORE'],
+    wide: true,
+  };
+  const untrustedFacts = { header: [], kernel: [], binding: undefined, dependencies: [], wide: false };
+  try {
+    const trusted = await createEngine({ root, arches: ['x86_64'] });
+    assert.deepEqual(facts(trusted), trustedFacts, 'the configuration is read in a trusted tree');
+    trusted.dispose();
+    const untrusted = await createEngine({ root, arches: ['x86_64'], readProjectConfig: false });
+    assert.deepEqual(facts(untrusted), untrustedFacts);
+    // An open document keeps its tree: granting trust later must still bring the facts in, and
+    // withdrawing it must take them out again.
+    untrusted.openDocument(fxuC, c, 1);
+    assert.deepEqual(flagFindings(untrusted, fxuC), []);
+    untrusted.configure({ readProjectConfig: true });
+    assert.deepEqual(facts(untrusted), trustedFacts, 'trust granted at run time');
+    untrusted.configure({ readProjectConfig: false });
+    assert.deepEqual(facts(untrusted), untrustedFacts, 'trust withdrawn at run time');
+    untrusted.dispose();
+  } finally {
+    rmSync(root, { recursive: true });
+  }
+});

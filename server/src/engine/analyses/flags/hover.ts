@@ -36,7 +36,7 @@ import { commentDiscriminants, configDiscriminants, type Discriminant } from './
 import { flagModelOf } from './index';
 import { fieldOwner, kernelFlagIndex } from './kernel';
 import { bitsOf, fieldKey, hex, splitFieldRef, type Evidence, type FlagDependency, type FlagField, type FlagMacro } from './model';
-import { configFacts } from './project';
+import { configFacts, engineOptions } from './project';
 
 /** The facts a hover reads: the same shape for a uapi header and for kernel C. */
 export interface FlagFacts {
@@ -75,7 +75,7 @@ export function flagWordAt(text: string, pos: Position): string | undefined {
 /** The facts of a uapi header: its flag model, discriminants from its comments and the configuration. */
 export function uapiFacts(a: Analyser, file: string): FlagFacts {
   const model = flagModelOf(a, file);
-  const config = configFacts(a.rootFor(file), a.store);
+  const config = configFacts(a.rootFor(file), a.store, engineOptions(a));
   return {
     macros: model.macros, fields: model.fields, dependencies: model.dependencies,
     discriminants: [...commentDiscriminants(model.text ?? '', file, model), ...configDiscriminants(config, model)],
@@ -89,8 +89,8 @@ export function kernelFacts(a: Analyser, file: string, tree: Tree): FlagFacts {
   const ctx: RuleContext = {
     file, uapi: false, arches: a.arches, layouts: new Map(), models: new Map(), parseProblems: [], unitProblems: [],
     source: { text: src?.text ?? '', tree, blank: facts?.blank ?? { text: '', annotations: [], statementMacros: [] }, directives: facts?.directives ?? [] },
-    // `options` is private to the Analyser; the index reads only includePaths from it.
-    project: { store: a.store, root: a.rootFor(file), options: a['options'] },
+    // The index reads includePaths and readProjectConfig from the options.
+    project: { store: a.store, root: a.rootFor(file), options: engineOptions(a) },
   };
   return kernelFlagIndex(ctx);
 }

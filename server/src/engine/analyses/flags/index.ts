@@ -3,7 +3,7 @@
 import type { Analyser } from '../../analyser';
 import type { RuleContext } from '../../rules/rule';
 import { buildFlagModel, type FlagConfigFacts, type FlagModel } from './model';
-import { configFacts } from './project';
+import { configFacts, engineOptions } from './project';
 
 const cache = new WeakMap<object, FlagModel>();
 
@@ -11,7 +11,7 @@ const cache = new WeakMap<object, FlagModel>();
 export function uapiFlagModel(ctx: RuleContext): FlagModel | undefined {
   const first = ctx.models.get(ctx.arches[0]);
   if (!first) return undefined;
-  const config = configFacts(ctx.project.root, ctx.project.store);
+  const config = configFacts(ctx.project.root, ctx.project.store, ctx.project.options);
   const key = first.engine;
   const hit = cache.get(key);
   if (hit && (hit as FlagModel & { text?: string }).text === ctx.source.text && (hit as FlagModel & { config?: FlagConfigFacts }).config === config) return hit;
@@ -43,6 +43,6 @@ export function flagModelOf(a: Analyser, file: string): FlagModel {
   return buildFlagModel({
     file, text: src?.text ?? '', directives: src ? a.store.factsOf(src).directives : [],
     aggregates: unit.main.aggregates, named: unit.named, engine: unit.engine,
-    config: configFacts(a.rootFor(file), a.store),
+    config: configFacts(a.rootFor(file), a.store, engineOptions(a)),
   });
 }

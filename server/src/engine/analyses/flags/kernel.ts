@@ -14,7 +14,7 @@ import type { RuleContext } from '../../rules/rule';
 import type { Value } from '../../preprocess/expr';
 import type { SourceStore } from '../../workspace';
 import { codeDiscriminants, commentDiscriminants, configDiscriminants, mergeDiscriminant, type Discriminant } from './discriminants';
-import { buildFlagModel, dependencyKey, flagEvaluator, type FlagDependency, type FlagField, type FlagMacro, type FlagModel } from './model';
+import { buildFlagModel, dependencyKey, flagEvaluator, type FlagConfigFacts, type FlagDependency, type FlagField, type FlagMacro, type FlagModel } from './model';
 import { configFacts } from './project';
 
 export interface FlagIndex {
@@ -33,7 +33,7 @@ function headerModel(file: string, ctx: RuleContext): { model: FlagModel; evalua
   const store = ctx.project.store;
   const src = store.read(file);
   if (!src) return undefined;
-  const config = configFacts(ctx.project.root, store);
+  const config = configFacts(ctx.project.root, store, ctx.project.options);
   const key = `${src.hash}\0${JSON.stringify(config ?? null)}`;
   const hit = headerCache.get(file);
   if (hit && hit.key === key) return hit;
@@ -91,18 +91,23 @@ export function uapiHeadersOf(ctx: RuleContext): string[] {
   return [...out];
 }
 
-const indexCache = new WeakMap<object, FlagIndex>();
+/**
+ * Per parse tree, with what it was built from: the configuration (it may change, or stop being
+ * trusted) and the header models (an open C file keeps its tree while its headers are edited).
+ */
+const indexCache = new WeakMap<object, { config: FlagConfigFacts | undefined; headers: HeaderEntry[]; index: FlagIndex }>();
+
+type HeaderEntry = NonNullable<ReturnType<typeof headerModel>>;
 
 export function kernelFlagIndex(ctx: RuleContext): FlagIndex {
+  const config = configFacts(ctx.project.root, ctx.project.store, ctx.project.options);
+  const headers = uapiHeadersOf(ctx).map((h) => headerModel(h, ctx)).filter((e): e is HeaderEntry => !!e);
   const hit = indexCache.get(ctx.source.tree);
-  if (hit) return hit;
+  if (hit && hit.config === config && hit.headers.length === headers.length && hit.headers.every((e, i) => e === headers[i])) return hit.index;
   const index: FlagIndex = { macros: new Map(), fields: new Map(), dependencies: [], discriminants: [], evaluate: () => undefined };
   const evaluators = new Map<string, (t: string) => Value | undefined>();
-  const config = configFacts(ctx.project.root, ctx.project.store);
   const seenDependencies = new Set<string>();
-  for (const h of uapiHeadersOf(ctx)) {
-    const built = headerModel(h, ctx);
-    if (!built) continue;
+  for (const built of headers) {
     const { model } = built;
     for (const [k, m] of model.macros) if (!index.macros.has(k)) index.macros.set(k, m);
     for (const [k, f] of model.fields) {
@@ -117,12 +122,12 @@ export function kernelFlagIndex(ctx: RuleContext): FlagIndex {
       seenDependencies.add(key);
       index.dependencies.push(d);
     }
-    for (const d of [...commentDiscriminants(model.text ?? '', h, model), ...configDiscriminants(config, model)]) mergeDiscriminant(index.discriminants, d);
+    for (const d of [...commentDiscriminants(model.text ?? '', model.file, model), ...configDiscriminants(config, model)]) mergeDiscriminant(index.discriminants, d);
   }
   index.evaluate = (owner, text) => evaluators.get(owner)?.(text);
   const unionMember = (m: string) => [...index.fields.values()].filter((f) => f.member === m && f.unionSiblings).map((f) => ({ owner: f.owner, siblings: f.unionSiblings! }));
-  index.discriminants.push(...codeDiscriminants(ctx.source.tree, ctx.file, (n) => index.macros.get(n)?.field?.kind === 'flags', (m) => unionMember(m)));
-  indexCache.set(ctx.source.tree, index);
+  for (const d of codeDiscriminants(ctx.source.tree, ctx.file, (n) => index.macros.get(n)?.field?.kind === 'flags', (m) => unionMember(m))) mergeDiscriminant(index.discriminants, d);
+  indexCache.set(ctx.source.tree, { config, headers, index });
   return index;
 }
 

@@ -1,14 +1,18 @@
 // Project-level facts for the flag analysis: the configuration file's declarations, loaded through
 // the engine's source store (so an open, unsaved .vfio-review.json counts) and cached by content.
+// Not read at all when the front end says the tree is untrusted (EngineOptions.readProjectConfig):
+// like its rules and ignore sections, a stranger's file must not change what is reported.
 import path from 'node:path';
+import type { Analyser } from '../../analyser';
+import type { EngineOptions } from '../../api';
 import type { SourceStore } from '../../workspace';
 import { loadProjectConfig } from '../../config-file';
 import type { FlagConfigFacts } from './model';
 
 const cache = new Map<string, { hash: string; facts: FlagConfigFacts | undefined }>();
 
-export function configFacts(root: string | undefined, store: SourceStore): FlagConfigFacts | undefined {
-  if (!root) return undefined;
+export function configFacts(root: string | undefined, store: SourceStore, options: Pick<EngineOptions, 'readProjectConfig'>): FlagConfigFacts | undefined {
+  if (!root || options.readProjectConfig === false) return undefined;
   const file = path.join(root, '.vfio-review.json');
   const src = store.read(file);
   if (!src) return undefined;
@@ -24,4 +28,9 @@ export function configFacts(root: string | undefined, store: SourceStore): FlagC
   } : undefined;
   cache.set(file, { hash: src.hash, facts });
   return facts;
+}
+
+/** The options an Analyser was created (or last configured) with; private to it, read here only. */
+export function engineOptions(a: Analyser): EngineOptions {
+  return a['options'];
 }

@@ -559,5 +559,5 @@ test('package.json documents every setting, with the engine\'s ABI names', async
   assert.deepEqual(checked.errors, []);
   assert.deepEqual(pkg.activationEvents, ['onLanguage:c', 'onLanguage:cpp', 'workspaceContains:**/include/uapi/**']);
   const commands = pkg.contributes.commands.map((c) => c.command).sort();
-  assert.deepEqual(commands, ['vfioReview.restartServer', 'vfioReview.showOutput']);
+  assert.deepEqual(commands, ['vfioReview.compareWithBase', 'vfioReview.restartServer', 'vfioReview.showLayout', 'vfioReview.showOutput']);
 });

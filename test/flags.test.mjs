@@ -145,10 +145,23 @@ test('kernel rules: fx_bad.c reports each flag-*/union-* rule once per misuse, f
     [30, 'union-member-type-mismatch'],
     [32, 'union-inactive-member'],
     [38, 'flag-dependency'],
+    // Paths: `!(flags & F)`, `(flags & F) == 0`, an early return under unlikely(!...), both arms
+    // of `?:`, and a flag cleared by `&= ~F` before the write.
+    [45, 'union-inactive-member'],
+    [51, 'union-inactive-member'],
+    [58, 'union-inactive-member'],
+    [63, 'union-inactive-member'],
+    [63, 'union-inactive-member'],
+    [69, 'union-inactive-member'],
   ]);
   assert.match(bad[1].message, /FX_IRQ_INFO_MASKABLE is a flag of struct fx_irq_info\.flags, but it is used on info\.flags, a struct fx_region_info/);
   assert.match(bad[3].message, /FX_DEVID_NOT_OWNED is -1, but struct fx_dependent\.devid is __u32: it stores 0xffffffff/);
   assert.equal(bad[4].related[0].message, 'the discriminant is stated here (comment)');
+  assert.match(bad[6].message, /devid is the active member only when FX_RESET_FLAG_DEV_ID is set, but it is written where FX_RESET_FLAG_DEV_ID is clear/);
+  const early = bad[8];
+  assert.match(early.message, /group_id is the active member only when FX_RESET_FLAG_DEV_ID is clear, but it is read where FX_RESET_FLAG_DEV_ID is set/);
+  assert.deepEqual([early.related[1].range.start.line + 1, early.related[1].message], [56, 'FX_RESET_FLAG_DEV_ID is set on this path: tested here'], 'the early return\'s test');
+  assert.deepEqual([bad[11].related[1].range.start.line + 1, bad[11].related[1].message], [68, 'FX_RESET_FLAG_DEV_ID is clear on this path: cleared here']);
   assert.deepEqual(flagFindings(engine, path.join(fixtures, 'drivers/vfio/fx_good.c')), []);
   engine.dispose();
 });

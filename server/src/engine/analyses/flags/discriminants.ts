@@ -86,24 +86,100 @@ export function configDiscriminants(config: FlagConfigFacts | undefined, model: 
   return out;
 }
 
-/** Flags tested in a condition: `x->flags & FLAG` (FLAG known), with the tested expression's node. */
-export function testedFlags(cond: Node, isFlag: (name: string) => boolean): { flag: string; node: Node }[] {
-  const out: { flag: string; node: Node }[] = [];
-  const visit = (n: Node) => {
-    if (n.type === 'binary_expression' && n.childForFieldName('operator')?.type === '&') {
-      const l = n.childForFieldName('left');
-      const r = n.childForFieldName('right');
-      for (const [a, b] of [[l, r], [r, l]] as const) {
-        if (a?.type === 'identifier' && isFlag(a.text) && b && /field_expression|identifier/.test(b.type)) out.push({ flag: a.text, node: n });
-      }
-      return;
-    }
-    // `!(flags & X)` inverts: leave it to the caller's polarity check; a `!` makes it unusable here.
-    if (n.type === 'unary_expression' || n.type === 'call_expression') return;
-    for (const c of n.namedChildren) if (c) visit(c);
+export type FlagState = 'set' | 'clear';
+
+const opposite = (s: FlagState): FlagState => (s === 'set' ? 'clear' : 'set');
+const isZero = (n: Node | null) => !!n && n.type === 'number_literal' && /^0+[uUlL]*$|^0[xX]0+[uUlL]*$/.test(n.text);
+/** Wrappers that pass their argument's truth through: `likely(x)`, `unlikely(x)`, `!!x` is handled as two `!`. */
+const PASS_THROUGH = new Set(['likely', 'unlikely']);
+
+/**
+ * The flags whose state a condition implies when it evaluates to `value`: `x & F` (either order),
+ * `!c`, `(x & F) == 0` / `!= 0` / `== F` / `!= F`, `a && b` (true: both), `a || b` (false:
+ * neither), parentheses, casts, likely()/unlikely(). A flag implied both set and clear (an
+ * unreachable branch) is left out. Anything else implies nothing.
+ */
+export function impliedFlags(cond: Node, value: boolean, isFlag: (name: string) => boolean): Map<string, FlagState> {
+  const out = new Map<string, FlagState>();
+  const conflicts = new Set<string>();
+  const add = (flag: string, state: FlagState) => {
+    const prev = out.get(flag);
+    if (prev && prev !== state) conflicts.add(flag);
+    else out.set(flag, state);
   };
-  visit(cond);
+  /** `x & F` / `F & x`: the flag, or undefined. */
+  const flagTest = (n: Node | null): string | undefined => {
+    while (n?.type === 'parenthesized_expression') n = n.namedChildren.find((c) => c && c.type !== 'comment') ?? null;
+    if (n?.type !== 'binary_expression' || n.childForFieldName('operator')?.type !== '&') return undefined;
+    const l = n.childForFieldName('left');
+    const r = n.childForFieldName('right');
+    for (const [a, b] of [[l, r], [r, l]] as const) {
+      if (a?.type === 'identifier' && isFlag(a.text) && b && b.type !== 'number_literal' && !(b.type === 'identifier' && isFlag(b.text))) return a.text;
+    }
+    return undefined;
+  };
+  const walk = (n: Node | null, v: boolean, depth: number): void => {
+    if (!n || depth > 32) return;
+    switch (n.type) {
+      case 'parenthesized_expression':
+        walk(n.namedChildren.find((c) => c && c.type !== 'comment') ?? null, v, depth + 1);
+        return;
+      case 'cast_expression':
+        walk(n.childForFieldName('value'), v, depth + 1);
+        return;
+      case 'unary_expression':
+        if (n.childForFieldName('operator')?.type === '!') walk(n.childForFieldName('argument'), !v, depth + 1);
+        return;
+      case 'call_expression': {
+        const args = n.childForFieldName('arguments')?.namedChildren.filter((c) => c && c.type !== 'comment') ?? [];
+        if (PASS_THROUGH.has(n.childForFieldName('function')?.text ?? '') && args.length === 1) walk(args[0], v, depth + 1);
+        return;
+      }
+      case 'binary_expression': {
+        const op = n.childForFieldName('operator')?.type;
+        const l = n.childForFieldName('left');
+        const r = n.childForFieldName('right');
+        if (op === '&&') {
+          if (v) { walk(l, true, depth + 1); walk(r, true, depth + 1); }
+          return;
+        }
+        if (op === '||') {
+          if (!v) { walk(l, false, depth + 1); walk(r, false, depth + 1); }
+          return;
+        }
+        if (op === '&') {
+          const f = flagTest(n);
+          if (f) add(f, v ? 'set' : 'clear');
+          return;
+        }
+        if (op === '==' || op === '!=') {
+          const eq = op === '==';
+          for (const [a, b] of [[l, r], [r, l]] as const) {
+            // (x & F) == 0, (x & F) != 0
+            if (isZero(b)) { walk(a, eq ? !v : v, depth + 1); return; }
+            // (x & F) == F, (x & F) != F
+            const f = flagTest(a);
+            if (f && b?.type === 'identifier' && b.text === f) { add(f, (eq ? v : !v) ? 'set' : 'clear'); return; }
+          }
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  };
+  walk(cond, value, 0);
+  for (const c of conflicts) out.delete(c);
   return out;
+}
+
+/** A condition that is one flag's test and nothing else: both outcomes say the flag's state. */
+export function singleFlagTest(cond: Node, isFlag: (name: string) => boolean): { flag: string; whenTrue: FlagState } | undefined {
+  const t = impliedFlags(cond, true, isFlag);
+  const f = impliedFlags(cond, false, isFlag);
+  if (t.size !== 1 || f.size !== 1) return undefined;
+  const [[flag, state]] = [...t];
+  return f.get(flag) === opposite(state) ? { flag, whenTrue: state } : undefined;
 }
 
 /** Members written (`p->m = ...`) anywhere inside `n`: [member, node]. */
@@ -120,14 +196,17 @@ export function writtenMembers(n: Node | null): { member: string; node: Node }[]
   return out;
 }
 
-/** `if (x->flags & FLAG) { ... u->a = ...; } else { ... u->b = ...; }` in kernel code. */
+/**
+ * `if (x->flags & FLAG) { ... u->a = ...; } else { ... u->b = ...; }` in kernel code (also
+ * `!(x->flags & FLAG)`, `(x->flags & FLAG) == 0`: the branches swap).
+ */
 export function codeDiscriminants(tree: Tree, file: string, isFlag: (n: string) => boolean, unionMember: (m: string) => { owner: string; siblings: string[] }[] | undefined): Discriminant[] {
   const out: Discriminant[] = [];
   for (const ifs of tree.rootNode.descendantsOfType('if_statement')) {
     if (!ifs) continue;
     const cond = ifs.childForFieldName('condition');
-    const tests = cond ? testedFlags(cond, isFlag) : [];
-    if (tests.length !== 1 || cond!.text.includes('!') || /\|\|/.test(cond!.text)) continue;
+    const test = cond ? singleFlagTest(cond, isFlag) : undefined;
+    if (!test) continue;
     const alt = ifs.childForFieldName('alternative');
     const thenW = writtenMembers(ifs.childForFieldName('consequence'));
     const elseW = writtenMembers(alt);
@@ -137,8 +216,8 @@ export function codeDiscriminants(tree: Tree, file: string, isFlag: (n: string) 
         // Only when the else branch writes a sibling: otherwise the member may be written anyway.
         const other = elseW.find((e) => u.siblings.includes(e.member));
         if (other) {
-          addDiscriminant(out, { owner: u.owner, member: w.member, flag: tests[0].flag, when: 'set', evidence: [ev(w.node)] });
-          addDiscriminant(out, { owner: u.owner, member: other.member, flag: tests[0].flag, when: 'clear', evidence: [ev(other.node)] });
+          addDiscriminant(out, { owner: u.owner, member: w.member, flag: test.flag, when: test.whenTrue, evidence: [ev(w.node)] });
+          addDiscriminant(out, { owner: u.owner, member: other.member, flag: test.flag, when: opposite(test.whenTrue), evidence: [ev(other.node)] });
         }
       }
     }

@@ -5,7 +5,6 @@ import type { Tree } from 'web-tree-sitter';
 import { UsageError, type AnalysisService, type BaseVersion, type CancelToken, type EngineOptions, type TextChange } from './api';
 import { ABI_RULES, compareVersions, type VersionFacts } from './compare/abi-diff';
 import { parseTypeText } from './model/scope';
-import { tryEvaluate } from './preprocess/expr';
 import { hoverAt } from './hover';
 import { ABIS, ALL_ABIS } from './layout/abi';
 import { LayoutEngine, toTypeLayout } from './layout/compute';

@@ -34,7 +34,7 @@ export function hoverAt(a: Analyser, file: string, pos: Position): HoverResult |
       const start = (text.split('\n')[pos.line] ?? '').indexOf(word);
       return { extra: [flag], range: { start: { line: pos.line, character: start }, end: { line: pos.line, character: start + word.length } } };
     }
-    const target = classify(node, a, file);
+    const target = classify(node);
     // Flag facts (value, field, bit map) and lock facts (the callee's contract, what is held here).
     const extra = [flagHoverAt(a, file, node), lockHover(a, file, node, tree, text)].filter((x): x is string => !!x);
     return target || extra.length ? { target, extra, range: rangeOf(node) } : null;
@@ -68,7 +68,7 @@ function lockHover(a: Analyser, file: string, node: Node, tree: Tree, text: stri
 }
 
 /** Works out what the identifier under the cursor names. */
-function classify(node: Node, a: Analyser, file: string): Target | null {
+function classify(node: Node): Target | null {
   const parent = node.parent;
   if (!parent) return null;
   if (node.type === 'type_identifier' && /^(struct|union|enum)_specifier$/.test(parent.type)) {
@@ -89,7 +89,7 @@ function classify(node: Node, a: Analyser, file: string): Target | null {
       const chain = memberChain(node, decl);
       return chain ? { kind: 'member', owner: chain.owner, path: chain.path } : null;
     }
-    if (parent.type === 'field_expression') return memberUse(parent, a, file);
+    if (parent.type === 'field_expression') return memberUse(parent);
   }
   return null;
 }
@@ -122,14 +122,12 @@ function memberChain(name: Node, decl: Node): { owner: { tag: 'struct' | 'union'
 }
 
 /** `p->member` / `s.member`: the type of `p` from a parameter or local declaration in scope. */
-function memberUse(expr: Node, a: Analyser, file: string): Target | null {
+function memberUse(expr: Node): Target | null {
   const field = expr.childForFieldName('field');
   const object = expr.childForFieldName('argument');
   if (!field || !object) return null;
   const type = typeOfExpression(object);
   if (!type || type.k !== 'tag' || type.tag === 'enum' || !type.name) return null;
-  void a;
-  void file;
   return { kind: 'member', owner: { tag: type.tag, name: type.name }, path: field.text };
 }
 

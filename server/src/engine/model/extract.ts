@@ -5,7 +5,7 @@ import type { BlankedAnnotation } from '../parse/blank';
 import { parseText } from '../parse/parser';
 import type { MacroAttribute, MacroDeclaration } from '../preprocess/macro-uses';
 import kernelC from '../../../../grammars/kernel-c.json';
-import type { AggregateDecl, EnumDecl, FieldDecl, FileModel, LayoutAttrs, ParseProblem, SourcePos, TypeExpr, TypedefDecl } from './decls';
+import type { AggregateDecl, EnumDecl, FieldDecl, FileModel, LayoutAttrs, SourcePos, TypeExpr, TypedefDecl } from './decls';
 
 type LayoutMeaning = { packed?: boolean; alignedArg?: number; alignedUnknown?: string; alignedLargest?: boolean };
 const layoutAnnotations = kernelC.annotations.layout as Record<string, LayoutMeaning>;

@@ -5,6 +5,7 @@ import { lockDoubleAcquire } from './lock-double-acquire';
 import { lockHeldAtReturn } from './lock-held-at-return';
 import { lockNotHeld } from './lock-not-held';
 import { lockReleaseNotHeld } from './lock-release-not-held';
+import { lockUnprotectedAccess } from './lock-unprotected-access';
 import { resetWithoutDevsetLock } from './reset-without-devset-lock';
 import { dmaOwnerViolation } from './dma-owner-violation';
 import { flagOutOfRange } from './flag-out-of-range';
@@ -25,7 +26,7 @@ export const ALL_RULES: Rule[] = [uapiArchDependentLayout, uapiImplicitPadding, 
   flagOverlap, flagSignedShift, flagOutOfRange,
   flagWrongField, flagUnvalidated, flagDependency, unionMemberTypeMismatch, unionInactiveMember,
   lockNotHeld, lockDoubleAcquire, lockReleaseNotHeld, lockHeldAtReturn,
-  resetWithoutDevsetLock, dmaOwnerViolation];
+  resetWithoutDevsetLock, dmaOwnerViolation, lockUnprotectedAccess];
 
 /** Rules reported by front ends rather than by analysis of a file's content. */
 const FRONT_END_RULES: RuleInfo[] = [

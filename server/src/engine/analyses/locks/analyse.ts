@@ -66,6 +66,16 @@ export interface HeldPoint {
   at: Loc;
   held: HeldLock[];
   call?: string;
+  /** The call event's id (FunctionIR.cfg), for analyses that need its callee and arguments. */
+  callId?: number;
+}
+
+/** A field access with the locks held there (lock-unprotected-access). */
+export interface AccessPoint {
+  event: Extract<LockEvent, { k: 'access' }>;
+  /** `struct vfio_device_set::device_list`, when the base's type is known. */
+  cls?: string;
+  held: HeldLock[];
 }
 
 export interface Program {
@@ -84,6 +94,8 @@ export interface AnalysisResult {
   checkedCallSites: number;
   /** Held locks before each call / event, per function (for hovers): event location -> held. */
   heldAt: Map<FunctionIR, HeldPoint[]>;
+  /** Field accesses of known struct type, per function, with the locks held there. */
+  accesses: Map<FunctionIR, AccessPoint[]>;
 }
 
 export function buildProgram(files: FileIR[]): Program {
@@ -147,12 +159,13 @@ function summaryKey(s: Summary): string {
 export function analyseProgram(p: Program, maxRounds = 30): AnalysisResult {
   const summaries = new Map<FunctionIR, Summary>(p.functions.map((f) => [f, emptySummary()]));
   let callSites: CallSites = new Map();
-  let result: Omit<AnalysisResult, 'summaries'> = { violations: [], findings: [], checkedCallSites: 0, heldAt: new Map() };
+  let result: Omit<AnalysisResult, 'summaries'> = { violations: [], findings: [], checkedCallSites: 0, heldAt: new Map(), accesses: new Map() };
   for (let round = 0; round < maxRounds; round++) {
     let changed = false;
     const violations: Violation[] = [];
     const findings: LockFinding[] = [];
     const heldAt = new Map<FunctionIR, HeldPoint[]>();
+    const accesses = new Map<FunctionIR, AccessPoint[]>();
     const checked = new Set<string>();
     const nextCallSites: CallSites = new Map();
     for (const fn of p.functions) {
@@ -160,11 +173,12 @@ export function analyseProgram(p: Program, maxRounds = 30): AnalysisResult {
       violations.push(...r.violations);
       findings.push(...r.findings);
       heldAt.set(fn, r.heldAt);
+      if (r.accesses.length) accesses.set(fn, r.accesses);
       for (const c of r.checked) checked.add(c);
       if (summaryKey(r.summary) !== summaryKey(summaries.get(fn)!)) changed = true;
       summaries.set(fn, r.summary);
     }
-    result = { violations, findings, checkedCallSites: checked.size, heldAt };
+    result = { violations, findings, checkedCallSites: checked.size, heldAt, accesses };
     if (!changed && callSitesKey(callSites) === callSitesKey(nextCallSites)) break;
     callSites = nextCallSites;
   }
@@ -192,6 +206,7 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
   const violations: Violation[] = [];
   const findings: LockFinding[] = [];
   const heldAtList: HeldPoint[] = [];
+  const accessList: AccessPoint[] = [];
   const checked = new Set<string>();
   const resolve = (text: string) => resolvePath(text, scope);
   let recording = false;
@@ -270,6 +285,8 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
           }
           // Taking back a lock the caller held (dropped around a callback) restores the caller's hold.
           s.held.set(key, { path, at: e.at, prim: e.prim, scoped: !!e.scoped, local: !s.foreign.has(key) });
+          // Dropped and taken back: on this path the caller's lock is held again when we return.
+          s.foreign.delete(key);
           s.unlocked.delete(key);
           break;
         }
@@ -299,13 +316,19 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
           break;
         }
         case 'call': {
-          if (recording) heldAtList.push({ at: e.at, held: [...s.held.values()], call: e.name });
+          if (recording) heldAtList.push({ at: e.at, held: [...s.held.values()], call: e.name, callId: e.id });
           applyCall(s, e);
           break;
         }
         case 'return':
           if (recording) heldAtList.push({ at: e.at, held: [...s.held.values()] });
           break;
+        case 'access': {
+          if (!recording) break;
+          const cls = resolve(e.expr).cls;
+          if (cls) accessList.push({ event: e, cls, held: [...s.held.values()] });
+          break;
+        }
       }
     }
     return s;
@@ -431,5 +454,5 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
     const path = resolve(r);
     if (!summary.releases.some((x) => heldKey(x) === heldKey(path))) summary.releases.push(path);
   }
-  return { summary, violations, findings, heldAt: heldAtList, checked };
+  return { summary, violations, findings, heldAt: heldAtList, accesses: accessList, checked };
 }

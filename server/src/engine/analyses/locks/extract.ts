@@ -6,7 +6,7 @@ import type { Node, Tree } from 'web-tree-sitter';
 import { buildCfg, type Cfg } from '../../cfg/build';
 import type { BlankResult } from '../../parse/blank';
 import { lockExprOf, normaliseExpr } from './paths';
-import { ACQUIRES_ANNOTATIONS, BLOCK_GUARD, GUARD_CLASSES, primitiveOf, RELEASES_ANNOTATIONS, REQUIRES_ANNOTATIONS, SCOPED_GUARDS } from './primitives';
+import { ACCESS_ALLOCATORS, ACCESS_DIAGNOSTICS, ACCESS_FREERS, ACCESS_INITIALISERS, ACCESS_READERS, ACQUIRES_ANNOTATIONS, BLOCK_GUARD, GUARD_CLASSES, primitiveOf, RELEASES_ANNOTATIONS, REQUIRES_ANNOTATIONS, SCOPED_GUARDS } from './primitives';
 
 export interface Loc {
   file: string;
@@ -32,7 +32,17 @@ export type LockEvent =
   /** `conditional`: under an if, loop or switch: a data-dependent check, not a contract. */
   | { k: 'assert'; lock: string; prim: string; at: Loc; conditional: boolean }
   | { k: 'call'; callee: Callee; name: string; args: string[]; at: Loc; id: number }
-  | { k: 'return'; at: Loc };
+  | { k: 'return'; at: Loc }
+  /**
+   * A field read or written: `base->field` (or `base.field`). `kind`: iterate (the list head of an
+   * iterator macro), read (a value used, or the address given to a read-only list helper), write
+   * (assigned, incremented), addr (the address given to anything else), init (the address given
+   * to an initialiser: INIT_LIST_HEAD, mutex_init), check (inside WARN_ON and the like), member
+   * (`x->f.g`: the access is the inner field's).
+   */
+  | { k: 'access'; expr: string; base: string; field: string; kind: AccessKind; at: Loc };
+
+export type AccessKind = 'iterate' | 'read' | 'write' | 'addr' | 'member' | 'init' | 'check';
 
 export interface FunctionIR {
   name: string;
@@ -42,6 +52,15 @@ export interface FunctionIR {
   params: { name: string; type?: string; isFunctionPointer: boolean }[];
   localTypes: Map<string, string | undefined>;
   aliases: Map<string, string>;
+  /**
+   * Locals whose every value is a direct call (or NULL): local -> the functions called. Objects
+   * built by allocators (`x = kzalloc(...)`) or constructors are not yet shared.
+   */
+  builtBy: Map<string, string[]>;
+  /** Values of the return statements, normalised. */
+  returns: string[];
+  /** Locals and parameters given to a freeing call (`kfree(x)`): objects being torn down. */
+  freed: string[];
   /** Lock expressions from __must_hold / __acquires / __releases. */
   annotations: { requires: string[]; acquires: string[]; releases: string[] };
   cfg: Cfg<LockEvent>;
@@ -52,6 +71,8 @@ export interface FileIR {
   functions: FunctionIR[];
   /** Functions whose bodies did not parse (not analysed, never reported). */
   skipped: string[];
+  /** Field names accessed (`->f`, `.f`) in the bodies of skipped functions: their accesses are not counted. */
+  skippedFields: Set<string>;
   structs: Map<string, Map<string, string | undefined>>;
   globals: Map<string, string | undefined>;
   /** field -> functions assigned to it in designated initializers (`.open_device = f`). */
@@ -108,7 +129,7 @@ function underCondition(n: Node, body: Node): boolean {
 }
 
 export function extractFile(file: string, tree: Tree, blank: BlankResult): FileIR {
-  const ir: FileIR = { file, functions: [], skipped: [], structs: new Map(), globals: new Map(), fieldFunctions: new Map(), initializers: [] };
+  const ir: FileIR = { file, functions: [], skipped: [], skippedFields: new Set(), structs: new Map(), globals: new Map(), fieldFunctions: new Map(), initializers: [] };
   const scopedAt = new Map(blank.statementMacros.filter((m) => SCOPED_GUARDS.has(m.name)).map((m) => [m.start, m]));
   let nextCallId = 0;
   const macroAt = new Map(blank.statementMacros.map((m) => [m.start, m.name]));
@@ -174,6 +195,7 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
     if (!fd || !name || !body) continue;
     if (top.hasError) {
       ir.skipped.push(name);
+      for (const m of body.text.matchAll(/(?:->|\.)\s*([A-Za-z_]\w*)/g)) ir.skippedFields.add(m[1]);
       continue;
     }
     ir.functions.push(extractFunction(top, fd, name, body));
@@ -196,6 +218,7 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
       else if (ACQUIRES_ANNOTATIONS.has(a.name)) annotations.acquires.push(lockExprOf(a.args[0]));
       else if (RELEASES_ANNOTATIONS.has(a.name)) annotations.releases.push(lockExprOf(a.args[0]));
     }
+    const freed = new Set<string>();
     const isStatic = def.namedChildren.some((c) => c?.type === 'storage_class_specifier' && c.text === 'static');
     /** `ret = mutex_lock_interruptible(&l)`: which lock a later `if (ret)` decides. */
     const tryResults = new Map<string, { lock: string; success: 'zero' | 'nonzero' }>();
@@ -245,13 +268,22 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
             const pi = params.findIndex((p) => p.name === inner);
             if (pi >= 0) callee = { kind: 'param', index: pi };
           }
+          if (callName && args.length === 1 && args[0].type === 'identifier' && ACCESS_FREERS.some((r) => r.test(callName))) freed.add(args[0].text);
           out.push({ k: 'call', callee, name: callName ?? fn?.text ?? '?', args: args.map((a) => a.text), at, id: nextCallId++ });
+          return;
+        }
+        case 'field_expression': {
+          const arg = n.childForFieldName('argument');
+          if (arg) walk(arg, out);
+          const field = n.childForFieldName('field')?.text;
+          if (arg && field) out.push({ k: 'access', expr: normaliseExpr(n.text), base: normaliseExpr(arg.text), field, kind: accessKind(n), at: locOf(file, n) });
           return;
         }
         case 'assignment_expression': {
           const left = n.childForFieldName('left');
           const right = n.childForFieldName('right');
           if (right) walk(right, out);
+          if (left && left.type !== 'identifier') walk(left, out);
           if (left?.type === 'identifier' && right) {
             const list = assignments.get(left.text) ?? [];
             list.push(right.text);
@@ -280,6 +312,49 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
         default:
           for (const c of named(n)) walk(c, out);
       }
+    };
+
+    /** How a field expression is used (see AccessKind). */
+    const accessKind = (n: Node): AccessKind => {
+      for (let p = n.parent; p && p.id !== body.id && !p.type.endsWith('_statement'); p = p.parent) {
+        const callName = p.type === 'call_expression' ? p.childForFieldName('function')?.text : undefined;
+        if (callName && ACCESS_DIAGNOSTICS.some((r) => r.test(callName))) return 'check';
+      }
+      const parent = n.parent;
+      if (!parent) return 'read';
+      if (parent.type === 'assignment_expression' && parent.childForFieldName('left')?.id === n.id) return 'write';
+      if (parent.type === 'update_expression') return 'write';
+      if (parent.type === 'field_expression' && parent.childForFieldName('argument')?.id === n.id) {
+        return parent.childForFieldName('operator')?.text === '.' ? 'member' : 'read';
+      }
+      let addressed = false;
+      let inComma = false;
+      for (let p: Node | null = parent, i = 0; p && i < 10; p = p.parent, i++) {
+        if (p.type === 'pointer_expression' && p.childForFieldName('operator')?.text === '&' && !addressed && !inComma) {
+          addressed = true;
+          continue;
+        }
+        if (p.type === 'comma_expression') {
+          inComma = true;
+          continue;
+        }
+        if (p.type === 'parenthesized_expression') {
+          // `while (cur, &x->head, member)` from an iterator macro: the list it walks.
+          const loop = p.parent;
+          if (inComma && loop?.type === 'while_statement' && loop.childForFieldName('condition')?.id === p.id && macroAt.has(loop.startIndex)) return 'iterate';
+          if (inComma) return 'read';
+          continue;
+        }
+        if (p.type === 'argument_list' && !inComma) {
+          if (!addressed) return 'read';
+          const callName = p.parent?.childForFieldName('function')?.text;
+          if (callName && ACCESS_READERS.has(callName)) return 'read';
+          return callName && ACCESS_INITIALISERS.some((r) => r.test(callName)) ? 'init' : 'addr';
+        }
+        break;
+      }
+      if (inComma) return 'read';
+      return addressed ? 'addr' : 'read';
     };
 
     const noteTryResult = (variable: string, value: Node) => {
@@ -387,6 +462,18 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
       const t = normaliseExpr(values[0]);
       if (/^&?[A-Za-z_]\w*((->|\.)[A-Za-z_]\w*)*$/.test(t) || /^container_of(_const)?\(/.test(t)) aliases.set(v, t);
     }
-    return { name, file, isStatic, at: locOf(file, def), params, localTypes, aliases, annotations, cfg };
+    const builtBy = new Map<string, string[]>();
+    const calleeOf = (x: string) => /^([A-Za-z_]\w*)\s*\(/.exec(normaliseExpr(x))?.[1];
+    for (const [v, values] of assignments) {
+      if (!localTypes.has(v)) continue;
+      const calls = values.filter((x) => !/^(NULL|0)$/.test(normaliseExpr(x))).map(calleeOf);
+      if (calls.length && calls.every((c) => !!c)) builtBy.set(v, calls as string[]);
+    }
+    const returns: string[] = [];
+    for (const r of body.descendantsOfType('return_statement')) {
+      const value = r ? named(r).find((c) => c.type !== 'comment') : undefined;
+      returns.push(value ? normaliseExpr(value.text) : '');
+    }
+    return { name, file, isStatic, at: locOf(file, def), params, localTypes, aliases, builtBy, returns, freed: [...freed], annotations, cfg };
   }
 }

@@ -38,3 +38,11 @@ export const DMA_OWNERSHIP = {
   forbidden: locks.dmaOwnership.forbidden.map((r) => new RegExp(r)),
   registersVfioDevice: new Set<string>(locks.dmaOwnership.registersVfioDevice),
 };
+
+/** Functions that take a field's address only to read it (lock-unprotected-access). */
+export const ACCESS_READERS = new Set<string>(locks.unprotectedAccess.readers);
+export const UNPROTECTED_MIN = locks.unprotectedAccess.minProtected;
+export const ACCESS_INITIALISERS = locks.unprotectedAccess.initialisers.map((r) => new RegExp(r));
+export const ACCESS_ALLOCATORS = locks.unprotectedAccess.allocators.map((r) => new RegExp(r));
+export const ACCESS_DIAGNOSTICS = locks.unprotectedAccess.diagnostics.map((r) => new RegExp(r));
+export const ACCESS_FREERS = locks.unprotectedAccess.freers.map((r) => new RegExp(r));

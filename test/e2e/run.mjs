@@ -1,0 +1,158 @@
+// End to end in a real VS Code (code-server) driven through Chromium: the packaged extension on
+// examples/linux shows its diagnostics in the Problems panel, a member hover with offset and size,
+// the CodeLens, and the layout webview. `npm run test:e2e` (downloads go to ~/.cache/vfio-review-e2e,
+// see setup.mjs). Skipped under a plain `npm test`, which also runs the files under test/.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CHROMIUM, cacheDir, ensureChromium, ensureCodeServer, ensureNode24, packageVsix } from './setup.mjs';
+import { installExtension, startCodeServer, writeUserSettings } from './code-server.mjs';
+
+const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+const folder = path.join(repoRoot, 'examples', 'linux');
+const header = path.join(folder, 'include', 'uapi', 'linux', 'vfio_example.h');
+const shots = path.join(repoRoot, 'test', 'e2e', 'screenshots');
+const enabled = process.env.VFIO_REVIEW_E2E === '1';
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SETTINGS = {
+  'vfioReview.arches': ['x86_64', 'i386'],
+  'vfioReview.baseRef': '',
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'workbench.enableExperiments': false,
+  'extensions.ignoreRecommendations': true,
+  'telemetry.telemetryLevel': 'off',
+  'security.workspace.trust.enabled': false,
+  'editor.codeLens': true,
+  'editor.hover.delay': 100,
+  'window.commandCenter': false,
+  'chat.disableAIFeatures': true,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+};
+
+test('VS Code (code-server): diagnostics, hover, CodeLens, layout view', { skip: enabled ? false : 'run with npm run test:e2e', timeout: 30 * 60_000 }, async (t) => {
+  const { chromium } = await import('playwright-core');
+  const cache = cacheDir();
+  ensureChromium();
+  const nodeBin = ensureNode24(cache);
+  const codeServer = ensureCodeServer(nodeBin, cache);
+
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'vfio-review-e2e-'));
+  const dirs = { userData: path.join(tmp, 'user-data'), extensions: path.join(tmp, 'extensions') };
+  mkdirSync(shots, { recursive: true });
+  let server;
+  let context;
+  try {
+    const vsix = packageVsix(repoRoot, tmp);
+    installExtension(codeServer, nodeBin, vsix, dirs);
+    writeUserSettings(dirs.userData, SETTINGS);
+    server = await startCodeServer(codeServer, nodeBin, folder, dirs, path.join(shots, 'code-server.log'));
+
+    context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1400, height: 900 },
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    const shot = (name) => page.screenshot({ path: path.join(shots, `${name}.png`) });
+    try {
+      await page.goto(`${server.url}/?folder=${encodeURIComponent(folder)}`);
+      await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+      await page.locator('.explorer-folders-view, .explorer-viewlet').first().waitFor({ timeout: 60_000 }).catch(() => undefined);
+      await shot('01-workbench');
+
+      // Open the header with Quick Open.
+      await page.locator('.monaco-workbench').click({ position: { x: 700, y: 400 } }).catch(() => undefined);
+      await page.keyboard.press('Control+P');
+      const quickInput = page.locator('.quick-input-widget input');
+      await quickInput.waitFor({ timeout: 20_000 });
+      // include/linux/vfio_example.h (kernel-internal) exists too: pick the uapi one.
+      await quickInput.fill('include/uapi/linux/vfio_example.h');
+      const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'include/uapi/linux' }).filter({ hasText: 'vfio_example.h' }).first();
+      await row.waitFor({ timeout: 30_000 });
+      await row.click();
+      await page.locator('.tab', { hasText: 'vfio_example.h' }).first().waitFor({ timeout: 20_000 });
+      const editor = page.locator('.editor-instance .monaco-editor').first();
+      await editor.waitFor();
+
+      // CodeLens above struct vfio_example_device_info (the extension starts, the server lays it out).
+      const lens = page.locator('.codelens-decoration', { hasText: 'size 24 · align 8 · no holes · same on all ABIs' });
+      await lens.first().waitFor({ timeout: 90_000 });
+      await shot('02-codelens');
+
+      // Problems panel.
+      await page.keyboard.press('Control+Shift+M');
+      const problems = page.locator('.markers-panel');
+      await problems.waitFor({ timeout: 20_000 });
+      await page.locator('.markers-panel .monaco-list-row', { hasText: 'uapi-arch-dependent-layout' }).first().waitFor({ timeout: 60_000 });
+      // The list is virtual: make the panel tall enough for every finding of the file.
+      await runCommand(page, 'View: Toggle Maximized Panel').catch(() => undefined);
+      const problemsText = await problems.innerText();
+      for (const expected of ['uapi-arch-dependent-layout', 'uapi-implicit-padding', 'uapi-non-fixed-type', 'size is 32 on x86_64', 'flag-out-of-range']) {
+        assert.ok(problemsText.includes(expected), `the Problems panel shows ${expected}:\n${problemsText}`);
+      }
+      await shot('03-problems');
+      await runCommand(page, 'View: Toggle Maximized Panel').catch(() => undefined);
+
+      // Hover a member: its offset and size per ABI.
+      await runCommand(page, 'View: Hide Panel').catch(() => undefined);
+      // Cursor on the member (Go to Line, line:column), then the hover at the cursor.
+      const lines = readFileSync(header, 'utf8').split('\n');
+      const memberLine = lines.findIndex((l) => /\bnum_regions;/.test(l));
+      await page.keyboard.press('Control+G');
+      await page.locator('.quick-input-widget input').fill(`:${memberLine + 1}:${visualColumn(lines[memberLine], lines[memberLine].indexOf('num_regions')) + 3}`);
+      await page.keyboard.press('Enter');
+      await runCommand(page, 'Show or Focus Hover');
+      const hover = page.locator('.monaco-hover:not(.hidden)', { hasText: 'num_regions' });
+      await hover.first().waitFor({ timeout: 20_000 });
+      const hoverText = await hover.first().innerText();
+      assert.match(hoverText, /struct vfio_example_device_info/);
+      assert.match(hoverText, /offset/);
+      assert.match(hoverText, /size/);
+      assert.match(hoverText, /x86_64, i386\s+8\s+4\s+4/, `offset 8, size 4, align 4 on both ABIs:\n${hoverText}`);
+      await shot('04-hover');
+      await page.keyboard.press('Escape');
+
+      // The CodeLens runs vfioReview.showLayout: the webview shows the struct's members.
+      await lens.first().locator('a').first().click();
+      const view = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+      await view.locator('h1', { hasText: 'struct vfio_example_device_info' }).waitFor({ timeout: 30_000 });
+      const members = await view.locator('.box.member .name').allInnerTexts();
+      for (const m of ['argsz', 'flags', 'num_regions', 'num_irqs', 'cap_offset']) {
+        assert.ok(members.some((x) => x.startsWith(`${m}:`)), `the layout view shows ${m}: ${members}`);
+      }
+      const tabs = await view.locator('.tab').allInnerTexts();
+      assert.deepEqual(tabs, ['x86_64', 'i386']);
+      await shot('05-layout-view');
+    } catch (err) {
+      await shot('failure').catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    await context?.close().catch(() => undefined);
+    await server?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+/** Runs a command by its title through the command palette (F1). */
+async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** The 0-based column VS Code shows for character `index` of `line` (tabs to stops of 4, as the editor shows). */
+function visualColumn(line, index) {
+  let col = 0;
+  for (const ch of line.slice(0, index)) col = ch === '\t' ? col + 4 - (col % 4) : col + 1;
+  return col;
+}

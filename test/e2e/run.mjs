@@ -128,6 +128,20 @@ test('VS Code (code-server): diagnostics, hover, CodeLens, layout view', { skip:
       const tabs = await view.locator('.tab').allInnerTexts();
       assert.deepEqual(tabs, ['x86_64', 'i386']);
       await shot('05-layout-view');
+
+      // The view follows the cursor into struct vfio_example_dma_map: a hole on x86_64, and on
+      // i386 (4-byte __u64 alignment) the members after it sit differently.
+      const dmaLine = lines.findIndex((l) => l.startsWith('struct vfio_example_dma_map {'));
+      await page.keyboard.press('Control+G');
+      await page.locator('.quick-input-widget input').fill(`:${dmaLine + 3}`);
+      await page.keyboard.press('Enter');
+      await view.locator('h1', { hasText: 'struct vfio_example_dma_map' }).waitFor({ timeout: 20_000 });
+      assert.ok((await view.locator('.box.hole').count()) >= 1, 'the hole is drawn');
+      await view.locator('.tab', { hasText: 'i386' }).click();
+      await view.locator('.tab.active', { hasText: 'i386' }).waitFor();
+      const differs = await view.locator('.box.member.differs .name').allInnerTexts();
+      assert.ok(differs.some((x) => x.startsWith('iova:')), `iova is highlighted on i386: ${differs}`);
+      await shot('06-layout-follows-cursor');
     } catch (err) {
       await shot('failure').catch(() => undefined);
       throw err;

@@ -211,23 +211,31 @@ function compute(p: Program, result: AnalysisResult): UnprotectedAccess[] {
     return v;
   };
 
-  /** A path from an entry point to `fn` on which `lock` is never held, or undefined. */
+  /** The shortest path from an entry point to `fn` on which `lock` is never held, or undefined. */
   const unlockedPath = (fn: FunctionIR, lock: string): UnprotectedAccess['path'] | undefined => {
-    const seen = new Set<FunctionIR>();
     const struct = structOf(lock);
-    const walk = (f: FunctionIR, depth: number): UnprotectedAccess['path'] | undefined => {
-      if (seen.has(f) || depth > 16 || requiresClass(f, lock) || freesA(f, struct)) return undefined;
-      seen.add(f);
-      const ext = graph.external.get(f);
-      if (ext) return { root: f, external: ext, hops: [] };
-      for (const e of graph.entries.get(f) ?? []) {
-        if (holdsMaybe(e.held.map((h) => h.path), lock) || holdsMaybe(e.inner ?? [], lock)) continue;
-        const up = walk(e.caller, depth + 1);
-        if (up) return { ...up, hops: [...up.hops, e] };
+    const blocked = (f: FunctionIR) => requiresClass(f, lock) || freesA(f, struct);
+    if (blocked(fn)) return undefined;
+    // Breadth first, backwards from the access: each item is a function and its hops down to fn.
+    const seen = new Set<FunctionIR>([fn]);
+    let level: { f: FunctionIR; hops: Entry[] }[] = [{ f: fn, hops: [] }];
+    for (let depth = 0; level.length && depth <= 16; depth++) {
+      for (const { f, hops } of level) {
+        const ext = graph.external.get(f);
+        if (ext) return { root: f, external: ext, hops };
       }
-      return undefined;
-    };
-    return walk(fn, 0);
+      const next: typeof level = [];
+      for (const { f, hops } of level) {
+        for (const e of graph.entries.get(f) ?? []) {
+          if (seen.has(e.caller) || blocked(e.caller)) continue;
+          if (holdsMaybe(e.held.map((h) => h.path), lock) || holdsMaybe(e.inner ?? [], lock)) continue;
+          seen.add(e.caller);
+          next.push({ f: e.caller, hops: [e, ...hops] });
+        }
+      }
+      level = next;
+    }
+    return undefined;
   };
 
   const out: UnprotectedAccess[] = [];

@@ -1,54 +1,81 @@
-// The lock analysis as the rules and the hover use it: the index (drivers/vfio/** and
-// include/linux/vfio*.h of the root, plus the file being checked) read through the store, each
-// file extracted once per content, the program analysed once per set of contents.
+// The lock analysis as the rules and the hover use it: the index (globs relative to the root,
+// EngineOptions.lockIndex, by default drivers/vfio/**, drivers/iommu/iommufd/** and
+// include/linux/vfio*.h; plus the file being checked) read through the store, each file
+// extracted once per content, the program analysed once per set of contents.
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Tree } from 'web-tree-sitter';
 import { parseText } from '../../parse/parser';
 import type { RuleContext } from '../../rules/rule';
-import { hashText, type SourceStore } from '../../workspace';
+import picomatch from 'picomatch';
+import { globMatcher, hashText, type SourceStore } from '../../workspace';
 import { analyseProgram, buildProgram, type AnalysisResult, type HeldLock, type HeldPoint, type Program } from './analyse';
 import { extractFile, type FileIR, type Loc } from './extract';
 
 export type { AnalysisResult, HeldLock, HeldPoint, Program, Violation, LockFinding, Requirement, Summary } from './analyse';
 export type { FileIR, FunctionIR, Loc } from './extract';
 
-/** Index folders and globs, relative to the root. */
-export const DEFAULT_LOCK_INDEX = { folders: ['drivers/vfio'], headers: { folder: 'include/linux', pattern: /^vfio.*\.h$/ } };
+/** Globs (relative to the root) of the files the lock analysis indexes, unless configured (EngineOptions.lockIndex). */
+export const DEFAULT_LOCK_INDEX = ['drivers/vfio/**', 'drivers/iommu/iommufd/**', 'include/linux/vfio*.h'];
 
 const fileCache = new Map<string, FileIR>();
 const programCache = new Map<string, { key: string; program: Program; result: AnalysisResult }>();
 
-/** The files of the index under `root`. */
-export function indexFiles(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string, depth: number) => {
-    let entries: string[];
-    try {
-      entries = readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const e of entries.sort()) {
-      const p = path.join(dir, e);
+/**
+ * The C files (`.c`, `.h`) of the index under `root`: each glob is walked from its static prefix
+ * (`drivers/vfio` for `drivers/vfio/**`; only that folder for `include/linux/vfio*.h`) and matched
+ * with picomatch, like the other globs of the engine. Sorted, without duplicates.
+ */
+export function indexFiles(root: string, globs: string[] = DEFAULT_LOCK_INDEX): string[] {
+  const out = new Set<string>();
+  for (const glob of globs) {
+    const g = glob.replace(/\\/g, '/').replace(/^\.\//, '');
+    if (!g || path.isAbsolute(g) || g.split('/').includes('..')) continue;
+    const { base, glob: rest, isGlob } = picomatch.scan(g);
+    const match = globMatcher(g);
+    const start = path.join(root, base);
+    if (!isGlob) {
+      // A plain path: a file, or a folder taken whole.
       let st;
       try {
-        st = statSync(p);
+        st = statSync(start);
       } catch {
         continue;
       }
-      if (st.isDirectory() && depth < 8) walk(p, depth + 1);
-      else if (st.isFile() && /\.[ch]$/.test(e)) out.push(p);
+      if (st.isFile()) {
+        if (/\.[ch]$/.test(start)) out.add(start);
+        continue;
+      }
     }
-  };
-  for (const f of DEFAULT_LOCK_INDEX.folders) walk(path.join(root, f), 0);
-  const hdr = path.join(root, DEFAULT_LOCK_INDEX.headers.folder);
-  try {
-    for (const e of readdirSync(hdr).sort()) if (DEFAULT_LOCK_INDEX.headers.pattern.test(e)) out.push(path.join(hdr, e));
-  } catch {
-    // no include/linux
+    // Only `**` (or a `/` in the pattern part) needs sub-folders.
+    const deep = !isGlob || rest.includes('**') || rest.includes('/');
+    const plainFolder = !isGlob;
+    const walk = (dir: string, depth: number) => {
+      let entries: string[];
+      try {
+        entries = readdirSync(dir);
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const p = path.join(dir, e);
+        let st;
+        try {
+          st = statSync(p);
+        } catch {
+          continue;
+        }
+        if (st.isDirectory()) {
+          if (deep && depth < 8) walk(p, depth + 1);
+        } else if (st.isFile() && /\.[ch]$/.test(e)) {
+          const rel = path.relative(root, p).split(path.sep).join('/');
+          if (plainFolder || match(rel)) out.add(p);
+        }
+      }
+    };
+    walk(start, 0);
   }
-  return out;
+  return [...out].sort();
 }
 
 function fileIR(store: SourceStore, file: string, current?: { tree: Tree; blank: RuleContext['source']['blank']; hash: string }): FileIR | undefined {
@@ -75,16 +102,17 @@ function fileIR(store: SourceStore, file: string, current?: { tree: Tree; blank:
 
 /** The analysed program for a rule's file: cached while no file of the index changes. */
 export function lockAnalysis(ctx: RuleContext): { program: Program; result: AnalysisResult; root?: string } {
-  return lockAnalysisOf({ store: ctx.project.store, root: ctx.project.root, file: ctx.file, text: ctx.source.text, tree: ctx.source.tree, blank: ctx.source.blank });
+  return lockAnalysisOf({ store: ctx.project.store, root: ctx.project.root, file: ctx.file, text: ctx.source.text, tree: ctx.source.tree, blank: ctx.source.blank, lockIndex: ctx.project.options.lockIndex });
 }
 
 /**
  * The same outside a rule (hover): `tree` and `blank` are the file's as the editor has them; when
- * absent, the file is read and parsed through the store.
+ * absent, the file is read and parsed through the store. `lockIndex`: the configured globs
+ * (EngineOptions.lockIndex); DEFAULT_LOCK_INDEX when absent.
  */
-export function lockAnalysisOf(input: { store: SourceStore; root?: string; file: string; text?: string; tree?: Tree; blank?: RuleContext['source']['blank'] }): { program: Program; result: AnalysisResult; root?: string } {
+export function lockAnalysisOf(input: { store: SourceStore; root?: string; file: string; text?: string; tree?: Tree; blank?: RuleContext['source']['blank']; lockIndex?: string[] }): { program: Program; result: AnalysisResult; root?: string } {
   const { store, root, file } = input;
-  const files = root ? indexFiles(root) : [];
+  const files = root ? indexFiles(root, input.lockIndex ?? DEFAULT_LOCK_INDEX) : [];
   if (!files.includes(file)) files.push(file);
   const currentHash = input.text !== undefined ? hashText(input.text) : store.read(file)?.hash;
   const irs: FileIR[] = [];

@@ -182,3 +182,38 @@ test('vfioReview/layout with a base version: the old layout beside the new', { s
   const diags = client.diagnosticsFor(fooUri);
   assert.ok(diags.every((p) => p.uri === fooUri));
 });
+
+test('client restart policy: three restarts within three minutes, then one message and no more', async (t) => {
+  const { build } = await import('esbuild');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { createRequire } = await import('node:module');
+  const dir = mkdtempSync(path.join(tmpdir(), 'vfio-review-policy-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const outfile = path.join(dir, 'restart-policy.cjs');
+  // Bundled without 'vscode': the module must not need it at run time.
+  await build({ entryPoints: [path.join(repoRoot, 'client/src/restart-policy.ts')], outfile, bundle: true, platform: 'node', format: 'cjs', logLevel: 'silent', external: [] });
+  const { restartPolicy, RESTART_WINDOW_MS } = createRequire(import.meta.url)(outfile);
+  let now = 0;
+  let gaveUp = 0;
+  const policy = restartPolicy(() => gaveUp++, () => now);
+  const RESTART = 2;
+  const DO_NOT_RESTART = 1;
+  for (let i = 0; i < 3; i++) {
+    now += 1000;
+    assert.equal(policy.closed().action, RESTART);
+  }
+  now += 1000;
+  const fourth = policy.closed();
+  assert.equal(fourth.action, DO_NOT_RESTART);
+  assert.match(fourth.message, /stopped 4 times/);
+  assert.equal(gaveUp, 1);
+  // Crashes long ago do not count; reset() (the restart command) forgets them all.
+  now += RESTART_WINDOW_MS + 1;
+  assert.equal(policy.closed().action, RESTART);
+  policy.reset();
+  for (let i = 0; i < 3; i++) assert.equal(policy.closed().action, RESTART);
+  // Connection errors: continue, unless they keep coming.
+  assert.equal(policy.error(new Error('x'), undefined, 1).action, 1);
+  assert.equal(policy.error(new Error('x'), undefined, 5).action, 2);
+});

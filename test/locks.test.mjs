@@ -163,3 +163,16 @@ test('locksHeldAt: the locks held at a position, for hovers', async () => {
   assert.deepEqual(locksHeldAt(result, file, { line: 47, character: 10 }).map((h) => h.path.display), ['vdev->vdev.dev_set->lock']);
   assert.deepEqual(locksHeldAt(result, file, { line: 53, character: 10 }).map((h) => h.path.display), []);
 });
+
+test('callbacks through pci_walk_bus: a wrapper calling the callback stored in a struct field, and a direct callback', async () => {
+  const engine = await createEngine({ root: fixture });
+  const bad = lockFindings(engine.check(path.join(fixture, 'drivers/vfio/pci/walk_wrapper_bad.c')));
+  assert.deepEqual(bad.map((f) => [f.rule, f.range.start.line + 1]), [['lock-not-held', 54], ['lock-not-held', 74]], JSON.stringify(bad, null, 1));
+  // At the iterator call: the callback stored in walk.fn and called by the wrapper, through pci_walk_bus (line 44).
+  assert.match(bad[0].message, /^`fill\.vdev->dev_set->lock` is not held here, but the call requires it: fx_wrap_hot_reset_info -> fx_wrap_for_each -> fx_wrap_fill -> vfio_find_device_in_devset -> lockdep_assert_held/);
+  assert.deepEqual(bad[0].related.map((r) => [path.basename(r.file), r.range.start.line + 1]), [['walk_wrapper_bad.c', 44], ['walk_wrapper_bad.c', 21], ['vfio_main.c', 10]]);
+  // At pci_walk_bus itself, for a callback handed to it directly.
+  assert.match(bad[1].message, /^`dev_set->lock` is not held here, but the call requires it: fx_wrap_all_in_set -> pci_walk_bus -> fx_wrap_in_set -> vfio_find_device_in_devset/);
+  assert.deepEqual(lockFindings(engine.check(path.join(fixture, 'drivers/vfio/pci/walk_wrapper_good.c'))), []);
+  engine.dispose();
+});

@@ -6,7 +6,8 @@
 // to a fixed point; the last round also records what the rules report.
 import { forwardDataflow } from '../../cfg/build';
 import type { FileIR, FunctionIR, LockEvent, Loc } from './extract';
-import { matchHeld, pathKey, resolvePath, substitute, type LockPath, type Scope } from './paths';
+import { matchHeld, normaliseExpr, pathKey, resolvePath, substitute, type LockPath, type Scope } from './paths';
+import { SYNC_ITERATORS } from './primitives';
 
 export interface Requirement {
   /** In the function's own terms: rooted at a parameter or a global, or class-only (root unknown). */
@@ -23,6 +24,8 @@ export interface Summary {
   releases: LockPath[];
   /** Calls through function-pointer parameters, with the locks held there (in this function's terms). */
   paramCalls: { index: number; args: string[]; held: LockPath[]; at: Loc }[];
+  /** Calls through a field of a parameter (`walk->fn(pdev, walk->data)`: index 1, field `fn`). */
+  fieldParamCalls: { index: number; field: string; args: string[]; held: LockPath[]; at: Loc }[];
 }
 
 export interface HeldLock {
@@ -144,7 +147,7 @@ function requirementKey(l: LockPath): string | undefined {
 }
 
 function emptySummary(): Summary {
-  return { requires: new Map(), acquires: [], releases: [], paramCalls: [] };
+  return { requires: new Map(), acquires: [], releases: [], paramCalls: [], fieldParamCalls: [] };
 }
 
 function summaryKey(s: Summary): string {
@@ -153,6 +156,7 @@ function summaryKey(s: Summary): string {
     s.acquires.map(heldKey).sort().join(','),
     s.releases.map(heldKey).sort().join(','),
     s.paramCalls.map((c) => `${c.index}:${c.held.map(heldKey).sort().join('+')}`).join(','),
+    s.fieldParamCalls.map((c) => `${c.index}.${c.field}:${c.held.map(heldKey).sort().join('+')}`).join(','),
   ].join('|');
 }
 
@@ -340,6 +344,11 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
       return;
     }
     if (e.callee.kind === 'field') {
+      // Through a field of a parameter: the function stored there by the caller (see syncIterator).
+      const through = resolve(e.name);
+      if (recording && through.root.kind === 'param' && /^(->|\.)[A-Za-z_]\w*$/.test(through.rest)) {
+        summary.fieldParamCalls.push({ index: through.root.index, field: through.rest.replace(/^(->|\.)/, ''), args: e.args, held: [...s.held.values()].map((h) => h.path), at: e.at });
+      }
       // Through an ops table: what every function assigned to that field requires.
       const impls = [...(p.fieldFunctions.get(e.callee.field) ?? [])].map((n) => p.byName.get(n)?.[0]).filter((f): f is FunctionIR => !!f);
       if (!impls.length || !recording) return;
@@ -351,6 +360,8 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
     }
     if (e.callee.kind !== 'direct') return;
     const callee = resolveCallee(p, fn, e.callee.name);
+    const sync = callee ? undefined : SYNC_ITERATORS.get(e.callee.name);
+    if (sync && recording) syncIterator(s, e, sync);
     if (!callee || callee === fn) return;
     const cs = summaries.get(callee)!;
     if (recording) {
@@ -396,6 +407,56 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
       if (text === undefined) continue;
       const path = resolve(text);
       if (!removeMatching(s, path) && (path.root.kind === 'param' || path.root.kind === 'global')) s.foreign.set(heldKey(path), path);
+    }
+  };
+
+  /**
+   * `pci_walk_bus(bus, cb, data)`: an external function calls `cb(?, data)` before it returns.
+   * The callback's requirements are checked here; when the callback calls a function stored in a
+   * field of `data` (`walk->fn(pdev, walk->data)` with `walk = { .fn = fn, .data = data }`), that
+   * is a call of what was stored: a parameter of this function (recorded as a call through it,
+   * for our callers to check their callbacks) or a function of the index (checked here).
+   */
+  const syncIterator = (s: State, e: Extract<LockEvent, { k: 'call' }>, sync: { callback: number; data: number; callbackData: number }) => {
+    const cbName = e.args[sync.callback]?.trim().replace(/^&\s*/, '');
+    const cb = cbName && /^[A-Za-z_]\w*$/.test(cbName) ? resolveCallee(p, fn, cbName) : undefined;
+    if (!cb || cb === fn) return;
+    const dataArg = e.args[sync.data] ?? '?';
+    const cbArgs = cb.params.map((_, i) => (i === sync.callbackData ? dataArg : '?'));
+    const hop = { fn: e.callee.kind === 'direct' ? e.callee.name : e.name, at: e.at };
+    const cs = summaries.get(cb)!;
+    for (const req of cs.requires.values()) {
+      checkRequirement({ path: req.path, origin: req.origin, chain: [{ fn: cb.name, at: e.at }, ...req.chain] }, cbArgs, s.held, [hop], e.at);
+    }
+    // The data is a local struct of this function: follow the functions stored in its fields.
+    const local = /^&?([A-Za-z_]\w*)$/.exec(normaliseExpr(dataArg))?.[1];
+    if (!local || !fn.localTypes.has(local)) return;
+    const cbScope = scopeOf(p, cb);
+    /** An argument of the callback's call, in this function's terms ('?' when it is not ours). */
+    const translate = (text: string): string => {
+      const r = resolvePath(normaliseExpr(text), cbScope);
+      const t = r.root.kind === 'param' ? substitute(r, cbArgs) : undefined;
+      if (!t || t.includes('?')) return '?';
+      const m = /^([A-Za-z_]\w*)(?:\.|->)([A-Za-z_]\w*)(.*)$/.exec(t);
+      const stored = m && m[1] === local ? fn.fieldStores.get(`${local}.${m[2]}`) : undefined;
+      return stored ? `${stored}${m![3]}` : t;
+    };
+    for (const fc of cs.fieldParamCalls) {
+      if (fc.index !== sync.callbackData) continue;
+      const stored = fn.fieldStores.get(`${local}.${fc.field}`);
+      if (!stored || !/^[A-Za-z_]\w*$/.test(stored)) continue;
+      const args = fc.args.map(translate);
+      const held = [...[...s.held.values()].map((h) => h.path), ...fc.held.filter((h) => h.cls)];
+      const pi = fn.params.findIndex((q) => q.name === stored && q.isFunctionPointer);
+      if (pi >= 0) {
+        summary.paramCalls.push({ index: pi, args, held, at: e.at });
+        continue;
+      }
+      const target = fn.localTypes.has(stored) ? undefined : resolveCallee(p, fn, stored);
+      if (!target || target === fn) continue;
+      for (const req of summaries.get(target)!.requires.values()) {
+        checkRequirement({ path: req.path, origin: req.origin, chain: [{ fn: cb.name, at: e.at }, { fn: target.name, at: fc.at }, ...req.chain] }, args, s.held, [hop], e.at);
+      }
     }
   };
 

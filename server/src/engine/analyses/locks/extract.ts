@@ -61,6 +61,12 @@ export interface FunctionIR {
   returns: string[];
   /** Locals and parameters given to a freeing call (`kfree(x)`): objects being torn down. */
   freed: string[];
+  /**
+   * Values stored in fields of locals: `local.field` -> the value's text (normalised), from
+   * designated initializers (`struct w walk = { .fn = fn }`) and assignments (`walk.fn = fn`).
+   * '' when the field is given different values.
+   */
+  fieldStores: Map<string, string>;
   /** Lock expressions from __must_hold / __acquires / __releases. */
   annotations: { requires: string[]; acquires: string[]; releases: string[] };
   cfg: Cfg<LockEvent>;
@@ -219,6 +225,12 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
       else if (RELEASES_ANNOTATIONS.has(a.name)) annotations.releases.push(lockExprOf(a.args[0]));
     }
     const freed = new Set<string>();
+    const fieldStores = new Map<string, string>();
+    const store = (key: string, value: string) => {
+      const v = normaliseExpr(value);
+      const prev = fieldStores.get(key);
+      fieldStores.set(key, prev === undefined || prev === v ? v : '');
+    };
     const isStatic = def.namedChildren.some((c) => c?.type === 'storage_class_specifier' && c.text === 'static');
     /** `ret = mutex_lock_interruptible(&l)`: which lock a later `if (ret)` decides. */
     const tryResults = new Map<string, { lock: string; success: 'zero' | 'nonzero' }>();
@@ -284,6 +296,9 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
           const right = n.childForFieldName('right');
           if (right) walk(right, out);
           if (left && left.type !== 'identifier') walk(left, out);
+          if (left?.type === 'field_expression' && right && left.childForFieldName('argument')?.type === 'identifier') {
+            store(`${left.childForFieldName('argument')!.text}.${left.childForFieldName('field')?.text ?? ''}`, right.text);
+          }
           if (left?.type === 'identifier' && right) {
             const list = assignments.get(left.text) ?? [];
             list.push(right.text);
@@ -299,6 +314,14 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
             const v = declaratorName(d);
             if (v) localTypes.set(v, t);
             const value = d.type === 'init_declarator' ? d.childForFieldName('value') : null;
+            if (v && value?.type === 'initializer_list') {
+              for (const pair of named(value)) {
+                if (pair.type !== 'initializer_pair') continue;
+                const f = (pair.childForFieldName('designator') ?? named(pair)[0])?.text.replace(/^\./, '');
+                const val = pair.childForFieldName('value');
+                if (f && /^[A-Za-z_]\w*$/.test(f) && val) store(`${v}.${f}`, val.text);
+              }
+            }
             if (v && value) {
               walk(value, out);
               const list = assignments.get(v) ?? [];
@@ -474,6 +497,6 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
       const value = r ? named(r).find((c) => c.type !== 'comment') : undefined;
       returns.push(value ? normaliseExpr(value.text) : '');
     }
-    return { name, file, isStatic, at: locOf(file, def), params, localTypes, aliases, builtBy, returns, freed: [...freed], annotations, cfg };
+    return { name, file, isStatic, at: locOf(file, def), params, localTypes, aliases, builtBy, returns, freed: [...freed], fieldStores, annotations, cfg };
   }
 }

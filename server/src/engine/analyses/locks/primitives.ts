@@ -46,3 +46,8 @@ export const ACCESS_INITIALISERS = locks.unprotectedAccess.initialisers.map((r) 
 export const ACCESS_ALLOCATORS = locks.unprotectedAccess.allocators.map((r) => new RegExp(r));
 export const ACCESS_DIAGNOSTICS = locks.unprotectedAccess.diagnostics.map((r) => new RegExp(r));
 export const ACCESS_FREERS = locks.unprotectedAccess.freers.map((r) => new RegExp(r));
+
+/** External functions that call a callback before returning (see grammars/locks.json syncIterators). */
+export const SYNC_ITERATORS = new Map<string, { callback: number; data: number; callbackData: number }>(
+  Object.entries(locks.syncIterators).filter(([k]) => !k.startsWith('$')) as [string, { callback: number; data: number; callbackData: number }][],
+);

@@ -56,8 +56,11 @@ export function ensureNode24(cache = cacheDir()) {
 
 /** The environment code-server is installed and run with: Node 24 first on PATH. */
 export function node24Env(nodeBin) {
+  // Under `npm run`, npm_config_* variables describe the outer npm on Node 20 (user_agent among
+  // them, which code-server's postinstall reads for the Node version): leave them all out.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
   return {
-    ...process.env,
+    ...env,
     PATH: `${nodeBin}${path.delimiter}${process.env.PATH}`,
     // Native modules must build against Node 24's headers, not a nodedir set for the system node.
     npm_config_nodedir: path.dirname(nodeBin),

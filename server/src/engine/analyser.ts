@@ -144,6 +144,11 @@ export class Analyser implements AnalysisService {
     });
   }
 
+  /** The options in force (read-only for the engine's own modules, such as hover). */
+  get settings(): Readonly<EngineOptions> {
+    return this.options;
+  }
+
   get arches(): AbiName[] {
     return this.options.arches?.length ? this.options.arches : ALL_ABIS;
   }

@@ -142,6 +142,16 @@ test('VS Code (code-server): diagnostics, hover, CodeLens, layout view', { skip:
       const differs = await view.locator('.box.member.differs .name').allInnerTexts();
       assert.ok(differs.some((x) => x.startsWith('iova:')), `iova is highlighted on i386: ${differs}`);
       await shot('06-layout-follows-cursor');
+
+      // Closing the header keeps the last picture, with a note saying so.
+      const headerTab = page.locator('.tab', { hasText: 'vfio_example.h' }).first();
+      await headerTab.hover();
+      await headerTab.locator('.tab-actions .action-label').first().click();
+      await headerTab.waitFor({ state: 'detached', timeout: 10_000 });
+      const closedNote = view.locator('#note', { hasText: 'was closed' });
+      await closedNote.waitFor({ timeout: 30_000 });
+      assert.equal(await view.locator('h1').innerText(), 'struct vfio_example_dma_map');
+      await shot('07-layout-document-closed');
     } catch (err) {
       await shot('failure').catch(() => undefined);
       throw err;

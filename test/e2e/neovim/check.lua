@@ -16,8 +16,9 @@ local ok, err = pcall(function()
     name = 'vfio_review',
     cmd = { os.getenv('VR_NODE'), os.getenv('VR_SERVER'), '--stdio' },
     root_dir = os.getenv('VR_ROOT'),
-    -- Neovim 0.7 answers workspace/configuration from `settings`; initializationOptions carry
-    -- the same for clients that do not.
+    -- Neovim 0.7 neither advertises workspace/configuration nor sends `settings` by itself
+    -- (later versions answer workspace/configuration from them): initializationOptions carry
+    -- the same settings, which the server reads as well.
     settings = { vfioReview = { arches = { 'x86_64', 'i386' }, debounceMs = 50 } },
     init_options = { vfioReview = { arches = { 'x86_64', 'i386' }, debounceMs = 50 } },
   })

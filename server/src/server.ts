@@ -18,7 +18,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { version as packageVersion } from '../../package.json';
 import { ALL_ABIS, RULES, UsageError, createEngine } from './engine';
 import { findKernelRoot } from './engine/workspace';
-import type { AnalysisService, CancelToken, EngineOptions, RuleInfo, TextChange } from './engine';
+import type { Finding, AnalysisService, CancelToken, EngineOptions, RuleInfo, TextChange } from './engine';
 import { DEFAULT_UAPI_GLOBS } from './engine/analyser';
 import { SETTINGS_SECTION, defaultSettings, isUapiHeader, validateSettings, type Settings } from './config';
 import { GitError, PathOutsideRepoError, lookupRepo, repoPath, resolveCommit, showFile, type RepoLookup } from './git';
@@ -35,6 +35,9 @@ import {
 import type { LayoutReport, Position } from './engine/types';
 
 export const STATUS_NOTIFICATION = 'vfioReview/status';
+
+/** Rules that analyse the whole index: run once typing stops (see runCheck). */
+const PROJECT_RULE_IDS = new Set(RULES.filter((r) => r.cost === 'project').map((r) => r.id));
 export type ServerState = 'starting' | 'ready' | 'error';
 /** Client -> server, once the user trusts the workspace: git may run from now on. */
 export const WORKSPACE_TRUSTED_NOTIFICATION = 'vfioReview/workspaceTrusted';
@@ -109,7 +112,12 @@ interface OpenDoc {
   token?: { isCancellationRequested: boolean };
   /** The base version the engine has for this document, if any. */
   base?: { ref: string; commit: string };
+  /** Findings of the whole-index rules from the last full check, shown until the next one. */
+  projectFindings?: Finding[];
 }
+
+/** After typing stops this long, the rules that analyse the whole index run too. */
+const PROJECT_RULES_DELAY_MS = 750;
 
 /** Registers every handler on `connection` and starts listening. */
 export function startServer(connection: Connection, serverOptions: ServerOptions = {}): void {
@@ -273,15 +281,19 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   }
 
   /** (Re)starts the debounce for `doc`; whatever was pending or running for it is superseded. */
-  function schedule(doc: OpenDoc, delay = settings.debounceMs): void {
+  function schedule(doc: OpenDoc, delay = settings.debounceMs, phase: 'fast' | 'full' = 'fast'): void {
     cancel(doc);
     doc.timer = setTimeout(() => {
       doc.timer = undefined;
-      void runCheck(doc);
+      void runCheck(doc, phase);
     }, delay);
   }
 
-  async function runCheck(doc: OpenDoc): Promise<void> {
+  /**
+   * Two phases: right after an edit, every rule but the whole-index ones (lock analysis), with the
+   * index findings of the last full check kept; once typing has stopped, everything.
+   */
+  async function runCheck(doc: OpenDoc, phase: 'fast' | 'full' = 'fast'): Promise<void> {
     const text = documents.get(doc.uri);
     if (!engine || !text || shuttingDown || open.get(doc.uri) !== doc) return;
     if (!doc.inEngine) openInEngine(doc, text.getText(), text.version);
@@ -293,7 +305,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
     let findings: Awaited<ReturnType<AnalysisService['check']>>;
     try {
       // `await` keeps this correct should check() ever become asynchronous.
-      findings = await engine.check(doc.path, token);
+      findings = await engine.check(doc.path, token, { projectRules: phase === 'full' });
     } catch (err) {
       logError(`checking ${doc.path}`, err);
       findings = [];
@@ -302,9 +314,12 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
     const current = documents.get(doc.uri);
     if (token.isCancellationRequested || open.get(doc.uri) !== doc || !current || current.version !== version) return;
     if (doc.token === token) doc.token = undefined;
+    if (phase === 'full') doc.projectFindings = findings.filter((f) => PROJECT_RULE_IDS.has(f.rule));
+    else if (PROJECT_RULE_IDS.size) findings = [...findings, ...(doc.projectFindings ?? [])];
     const mine = findings.filter((f) => samePath(f.file, doc.path));
     const diagnostics = findingsToDiagnostics(mine, { docsBase, uriForPath });
     await connection.sendDiagnostics({ uri: doc.uri, version, diagnostics }).catch(() => undefined);
+    if (phase === 'fast' && PROJECT_RULE_IDS.size && !doc.timer) schedule(doc, PROJECT_RULES_DELAY_MS, 'full');
   }
 
   /** The URI the client used for an open file, so related locations match its editors. */

@@ -393,7 +393,7 @@ export class Analyser implements AnalysisService {
     return this.projectConfig(file)?.problems ?? [];
   }
 
-  check(file: string, token?: CancelToken): Finding[] {
+  check(file: string, token?: CancelToken, options: { projectRules?: boolean } = {}): Finding[] {
     const src = this.store.read(file);
     if (!src) return [];
     // Files the tree's configuration says to ignore.
@@ -402,7 +402,7 @@ export class Analyser implements AnalysisService {
     if (ignore?.length && root && isUnder(path.relative(root, file), ignore)) return [];
     // Rules see the editor's tree (all preprocessor branches) while they run.
     const findings = this.withTree(file, (tree, text) => {
-      const all = this.runRules(file, src.hash, tree, text, token);
+      const all = this.runRules(file, src.hash, tree, text, token, options.projectRules !== false);
       if (this.bases.has(file) && !token?.isCancellationRequested) all.push(...this.compare(file));
       const quiet = suppressions(text, tree);
       return all.filter((f) => !isSuppressed(f, quiet));
@@ -410,7 +410,7 @@ export class Analyser implements AnalysisService {
     return findings.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character || a.rule.localeCompare(b.rule));
   }
 
-  private runRules(file: string, hash: string, tree: Tree, text: string, token?: CancelToken): Finding[] {
+  private runRules(file: string, hash: string, tree: Tree, text: string, token?: CancelToken, projectRules = true): Finding[] {
     const uapi = this.isUapi(file);
     const facts = this.store.factsOf({ path: file, text, hash });
     // Kernel C is analysed on the editor's tree (all branches); a uapi header on its per-ABI
@@ -442,6 +442,7 @@ export class Analyser implements AnalysisService {
       if (token?.isCancellationRequested) return [];
       if (rule.scope === 'uapi' && !uapi) continue;
       if (rule.scope === 'kernel' && uapi) continue;
+      if (rule.cost === 'project' && !projectRules) continue;
       const setting = severities[rule.id] ?? rule.defaultSeverity;
       if (setting === 'off') continue;
       try {

@@ -40,6 +40,8 @@ export interface RuleInfo {
   defaultSeverity: SeveritySetting;
   /** One line, for help output, SARIF `shortDescription` and hovers. */
   summary: string;
+  /** 'project': the rule analyses the whole index (slow on each edit; editors run it when idle). */
+  cost?: 'project';
 }
 
 /** Thrown for bad requests from the user (unknown type or arch, missing root): exit code 2. */
@@ -71,8 +73,12 @@ export interface AnalysisService {
   /** Applies incremental changes (tree.edit + incremental reparse). */
   changeDocument(path: string, changes: TextChange[], version: number): void;
   closeDocument(path: string): void;
-  /** All enabled rules on one file (from the overlay, else the disk). */
-  check(path: string, token?: CancelToken): Finding[];
+  /**
+   * All enabled rules on one file (from the overlay, else the disk). `projectRules: false` skips
+   * the rules that analyse the whole index (RuleInfo.cost 'project'), for a fast first answer
+   * while the user types.
+   */
+  check(path: string, token?: CancelToken, options?: { projectRules?: boolean }): Finding[];
   /**
    * Layouts of the named types (all named structs/unions of the file when `types` is empty) for
    * the given ABIs (default: the configured ones). Throws UsageError for an unknown type.

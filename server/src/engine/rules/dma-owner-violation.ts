@@ -39,6 +39,7 @@ export const dmaOwnerViolation: Rule = {
   defaultSeverity: 'error',
   summary: 'A PCI driver with .driver_managed_dma = true whose callbacks do DMA, bus mastering, MMIO mapping or resets.',
   scope: 'kernel',
+  cost: 'project',
   run(ctx, report) {
     const { program, root } = lockAnalysis(ctx);
     const ir = program.files.get(ctx.file);

@@ -35,7 +35,7 @@ const FRONT_END_RULES: RuleInfo[] = [
 ];
 
 export const RULES: RuleInfo[] = [
-  ...ALL_RULES.map(({ id, defaultSeverity, summary }) => ({ id, defaultSeverity, summary })),
+  ...ALL_RULES.map(({ id, defaultSeverity, summary, cost }) => ({ id, defaultSeverity, summary, ...(cost ? { cost } : {}) })),
   // abi-* findings come from comparing a file with its base version (compare/abi-diff.ts).
   ...ABI_RULES,
   ...FRONT_END_RULES,

@@ -8,6 +8,7 @@ export const lockDoubleAcquire: Rule = {
   defaultSeverity: 'error',
   summary: 'A lock is acquired on a path where it is already held (self-deadlock).',
   scope: 'kernel',
+  cost: 'project',
   run(ctx, report) {
     const { result, root } = lockAnalysis(ctx);
     for (const f of result.findings) {

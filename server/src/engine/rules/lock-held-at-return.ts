@@ -9,6 +9,7 @@ export const lockHeldAtReturn: Rule = {
   defaultSeverity: 'error',
   summary: 'A return leaves a lock held that the function releases on its other paths.',
   scope: 'kernel',
+  cost: 'project',
   run(ctx, report) {
     const { result, root } = lockAnalysis(ctx);
     for (const f of result.findings) {

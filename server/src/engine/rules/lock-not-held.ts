@@ -9,6 +9,7 @@ export const lockNotHeld: Rule = {
   defaultSeverity: 'error',
   summary: 'A function that requires a lock (lockdep_assert_held, __must_hold) is called where the lock is not held.',
   scope: 'kernel',
+  cost: 'project',
   run(ctx, report) {
     const { result, root } = lockAnalysis(ctx);
     const seen = new Set<string>();

@@ -8,6 +8,7 @@ export const lockReleaseNotHeld: Rule = {
   defaultSeverity: 'error',
   summary: 'A lock is released on a path where this function already released it.',
   scope: 'kernel',
+  cost: 'project',
   run(ctx, report) {
     const { result, root } = lockAnalysis(ctx);
     for (const f of result.findings) {

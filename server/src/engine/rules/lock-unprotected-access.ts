@@ -22,6 +22,7 @@ export const lockUnprotectedAccess: Rule = {
   defaultSeverity: 'warning',
   summary: 'A field that every other access in the index makes under a lock is read here without it.',
   scope: 'kernel',
+  cost: 'project',
   run(ctx, report) {
     const { program, result, root } = lockAnalysis(ctx);
     for (const u of unprotectedAccesses(program, result)) {

@@ -13,6 +13,7 @@ export const resetWithoutDevsetLock: Rule = {
   defaultSeverity: 'error',
   summary: 'A slot or bus reset is called without the dev_set lock that serialises the devices it resets.',
   scope: 'kernel',
+  cost: 'project',
   run(ctx, report) {
     const { program, result } = lockAnalysis(ctx);
     for (const [fn, points] of result.heldAt) {

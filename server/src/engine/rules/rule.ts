@@ -36,6 +36,8 @@ export interface Rule {
   summary: string;
   /** Only uapi headers, only kernel C (everything but uapi headers), or every C file. */
   scope: 'uapi' | 'kernel' | 'all';
+  /** 'project': needs the whole index (other files' functions), so editors run it after typing stops. */
+  cost?: 'project';
   run(ctx: RuleContext, report: (r: Report) => void): void;
 }
 

@@ -18,7 +18,8 @@ export type { FileIR, FunctionIR, Loc } from './extract';
 /** Globs (relative to the root) of the files the lock analysis indexes, unless configured (EngineOptions.lockIndex). */
 export const DEFAULT_LOCK_INDEX = ['drivers/vfio/**', 'drivers/iommu/iommufd/**', 'include/linux/vfio*.h'];
 
-const fileCache = new Map<string, FileIR>();
+// One version per file: an edited file's older versions are dropped, not kept per edit.
+const fileCache = new Map<string, { hash: string; ir: FileIR }>();
 const programCache = new Map<string, { key: string; program: Program; result: AnalysisResult }>();
 
 /**
@@ -82,9 +83,9 @@ function fileIR(store: SourceStore, file: string, current?: { tree: Tree; blank:
   const src = current ? undefined : store.read(file);
   const hash = current?.hash ?? src?.hash;
   if (!hash) return undefined;
-  const key = `${file}\0${hash}`;
-  let ir = fileCache.get(key);
-  if (ir) return ir;
+  const cached = fileCache.get(file);
+  if (cached?.hash === hash) return cached.ir;
+  let ir: FileIR;
   if (current) ir = extractFile(file, current.tree, current.blank);
   else {
     const facts = store.factsOf(src!);
@@ -96,7 +97,7 @@ function fileIR(store: SourceStore, file: string, current?: { tree: Tree; blank:
     }
   }
   if (fileCache.size > 5000) fileCache.clear();
-  fileCache.set(key, ir);
+  fileCache.set(file, { hash, ir });
   return ir;
 }
 

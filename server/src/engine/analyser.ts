@@ -420,6 +420,7 @@ export class Analyser implements AnalysisService {
       file, uapi, arches: this.arches, layouts: new Map(), models: new Map(), parseProblems, unitProblems: [],
       source: { text, tree, blank: facts.blank, directives: facts.directives },
       project: { store: this.store, root: this.rootFor(file), options: this.options },
+      memo: new Map(),
     };
     if (uapi) {
       const seen = new Set<string>();

@@ -26,6 +26,8 @@ export interface RuleContext {
   source: { text: string; tree: Tree; blank: BlankResult; directives: Directive[] };
   /** For rules that need other files (indexes of callers, contracts): reads go through the store. */
   project: { store: SourceStore; root?: string; options: EngineOptions };
+  /** Work shared by the rules of one check (an index several rules read), computed once. */
+  memo: Map<string, unknown>;
 }
 
 export type Report = Omit<Finding, 'severity' | 'file' | 'rule'> & { related?: RelatedLocation[] };

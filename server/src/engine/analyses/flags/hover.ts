@@ -87,7 +87,7 @@ export function kernelFacts(a: Analyser, file: string, tree: Tree): FlagFacts {
   const src = a.store.read(file);
   const facts = src ? a.store.factsOf(src) : undefined;
   const ctx: RuleContext = {
-    file, uapi: false, arches: a.arches, layouts: new Map(), models: new Map(), parseProblems: [], unitProblems: [],
+    file, uapi: false, arches: a.arches, layouts: new Map(), models: new Map(), parseProblems: [], unitProblems: [], memo: new Map(),
     source: { text: src?.text ?? '', tree, blank: facts?.blank ?? { text: '', annotations: [], statementMacros: [] }, directives: facts?.directives ?? [] },
     // The index reads includePaths and readProjectConfig from the options.
     project: { store: a.store, root: a.rootFor(file), options: engineOptions(a) },

@@ -100,6 +100,15 @@ const indexCache = new WeakMap<object, { config: FlagConfigFacts | undefined; he
 type HeaderEntry = NonNullable<ReturnType<typeof headerModel>>;
 
 export function kernelFlagIndex(ctx: RuleContext): FlagIndex {
+  // Five rules read the index in one check: build it once per check.
+  const memo = ctx.memo?.get('flags.kernelIndex') as FlagIndex | undefined;
+  if (memo) return memo;
+  const index = buildKernelFlagIndex(ctx);
+  ctx.memo?.set('flags.kernelIndex', index);
+  return index;
+}
+
+function buildKernelFlagIndex(ctx: RuleContext): FlagIndex {
   const config = configFacts(ctx.project.root, ctx.project.store, ctx.project.options);
   const headers = uapiHeadersOf(ctx).map((h) => headerModel(h, ctx)).filter((e): e is HeaderEntry => !!e);
   const hit = indexCache.get(ctx.source.tree);

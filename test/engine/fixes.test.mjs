@@ -97,3 +97,19 @@ test('CodeLens and inlay hints describe each uapi struct', async () => {
     rmSync(root, { recursive: true });
   }
 });
+
+test('1 << 31 in a flag gets the 1U << 31 fix, and then is clean', async () => {
+  const header = '#include <linux/types.h>\nstruct f {\n\t__u32\tflags;\n#define F_LOW\t(1 << 0)\n#define F_TOP\t(1 << 31)\n};\n';
+  const { root, file, engine } = await setup(header);
+  try {
+    const action = engine.codeActions(file, { start: { line: 4, character: 0 }, end: { line: 4, character: 20 } })
+      .find((a) => a.finding.rule === 'flag-signed-shift' && a.fix.preferred);
+    const text = apply(header, action.fix.edits);
+    assert.match(text, /#define F_TOP\t\(1U << 31\)/);
+    engine.changeDocument(file, [{ text }], 2);
+    assert.ok(!engine.check(file).some((f) => f.rule === 'flag-signed-shift'));
+  } finally {
+    engine.dispose();
+    rmSync(root, { recursive: true });
+  }
+});

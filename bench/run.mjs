@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 
 import { benchAbiDiff } from './abi-diff.mjs';
+import { benchLocks } from './locks.mjs';
 
 const require = createRequire(import.meta.url);
 // The JSON-RPC client side of LSP (a devDependency); CommonJS, hence require.
@@ -499,6 +500,9 @@ function printTable(results) {
   if (s.hovers) rows.push(['server', `hover, ${s.hovers.n} positions (${s.hovers.answered} answered)`, `p50 ${fmt(s.hovers.p50)}  p95 ${fmt(s.hovers.p95)}  max ${fmt(s.hovers.max)}  first ${fmt(s.hovers.firstMs)}`]);
   if (s.hovers?.slowest?.length) rows.push(['server', 'slowest hover', s.hovers.slowest.slice(0, 2).map((h) => `${h.name} (${h.kind}) at ${h.line}:${h.character} ${fmt(h.ms)}`).join(', ')]);
   if (s.rssAfterOpenMiB !== undefined) rows.push(['server', 'RSS after open / edits / hovers', `${fmt(s.rssAfterOpenMiB, 'MiB')} / ${fmt(s.rssAfterEditsMiB, 'MiB')} / ${fmt(s.rssAfterHoversMiB, 'MiB')}`]);
+  const l = results.locks;
+  if (l?.error) rows.push(['locks', 'lock analysis', `error: ${l.error}`]);
+  else if (l) rows.push(['locks', 'check vfio_pci_core.c with the whole lock index: cold / after one edit', `${fmt(l.coldMs)} / ${fmt(l.warmMs)} (${l.lockFindings} lock findings)`]);
   const a = results.abiDiff;
   if (a?.error) rows.push(['abi-diff', a.header, `error: ${a.error}`]);
   else if (a?.vfioReviewMs !== undefined) {
@@ -536,6 +540,9 @@ async function main() {
   console.error(oldKernel ? `bench: abi-diff 6.1 -> ${KERNEL_VERSION} on linux/vfio.h ...` : 'bench: no 6.1 tree (../shared/scripts/kernel-src 6.1): abi-diff skipped');
   const abiDiff = oldKernel ? benchAbiDiff({ repo, oldKernel, newKernel: kernel, runs: opts.runs }) : { skipped: 'no 6.1 tree' };
 
+  console.error('bench: lock analysis over the index, cold and after one edit ...');
+  const locks = benchLocks({ repo, kernel });
+
   const results = {
     date: new Date().toISOString(),
     commit: gitCommit(),
@@ -545,6 +552,7 @@ async function main() {
     server,
     cli,
     abiDiff,
+    locks,
     out: opts.out,
   };
   writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n');

@@ -12,7 +12,8 @@ export const flagDependency: Rule = {
     const index = kernelFlagIndex(ctx);
     if (!index.dependencies.length) return;
     for (const fn of ctx.source.tree.rootNode.descendantsOfType('function_definition')) {
-      if (!fn) continue;
+      // Walking a function's identifiers is the cost: only where a dependent flag is written at all.
+      if (!fn || !index.dependencies.some((d) => fn.text.includes(d.flag))) continue;
       const ids = fn.descendantsOfType('identifier').filter((n) => !!n);
       const names = new Set(ids.map((n) => n!.text));
       for (const dep of index.dependencies) {

@@ -26,7 +26,8 @@ export const flagUnvalidated: Rule = {
     const index = kernelFlagIndex(ctx);
     if (!index.fields.size) return;
     for (const fn of ctx.source.tree.rootNode.descendantsOfType('function_definition')) {
-      if (!fn) continue;
+      // Only handlers that copy from userspace at all.
+      if (!fn || !fn.text.includes('copy_from_user')) continue;
       for (const call of fn.descendantsOfType('call_expression')) {
         if (call?.childForFieldName('function')?.text !== 'copy_from_user') continue;
         const v = copiedVariable(call);

@@ -52,7 +52,18 @@ function select(list: Discriminant[], owner: string, member: string, siblings: s
   if (siblings.length === 1) addDiscriminant(list, { owner, member: siblings[0], flag, when: when === 'set' ? 'clear' : 'set', evidence: [ev] });
 }
 
+/** Comment discriminants depend only on the header's model: read once per model, not per check. */
+const fromComments = new WeakMap<FlagModel, { text: string; file: string; list: Discriminant[] }>();
+
 export function commentDiscriminants(text: string, file: string, model: FlagModel): Discriminant[] {
+  const hit = fromComments.get(model);
+  if (hit && hit.text === text && hit.file === file) return hit.list;
+  const list = readCommentDiscriminants(text, file, model);
+  fromComments.set(model, { text, file, list });
+  return list;
+}
+
+function readCommentDiscriminants(text: string, file: string, model: FlagModel): Discriminant[] {
   const out: Discriminant[] = [];
   const members = unionMembers(model);
   const sentences = commentSentences(text);

@@ -2,7 +2,7 @@
 // includes (directly, or through a kernel header or a local header of the same name), merged, and
 // helpers to find the declared struct type of an expression in a function.
 import path from 'node:path';
-import type { Node } from 'web-tree-sitter';
+import type { Node, Tree } from 'web-tree-sitter';
 import { ABIS } from '../../layout/abi';
 import { LayoutEngine } from '../../layout/compute';
 import type { AggregateDecl } from '../../model/decls';
@@ -152,7 +152,27 @@ export function enclosingFunction(n: Node): Node | null {
  * declares it (kernel ioctl handlers reuse `info` with another type in each case), then the
  * function's parameters.
  */
+const SCOPES = new Set(['compound_statement', 'case_statement', 'function_definition', 'for_statement']);
+/** Answers per (scope, name) of the tree being checked: every `x->m` of a function asks again. */
+const declared: { tree?: Tree; answers: Map<string, string | undefined> } = { answers: new Map() };
+
 export function declaredStruct(at: Node | null, name: string): string | undefined {
+  // Only scopes declare names, so the answer depends on the innermost scope, not on `at`.
+  let scope = at;
+  while (scope && !SCOPES.has(scope.type)) scope = scope.parent;
+  if (!scope) return undefined;
+  if (declared.tree !== scope.tree) {
+    declared.tree = scope.tree;
+    declared.answers.clear();
+  }
+  const key = `${scope.id}\0${name}`;
+  if (declared.answers.has(key)) return declared.answers.get(key);
+  const answer = findDeclaredStruct(scope, name);
+  declared.answers.set(key, answer);
+  return answer;
+}
+
+function findDeclaredStruct(at: Node, name: string): string | undefined {
   for (let p: Node | null = at; p; p = p.parent) {
     let decls: (Node | null)[] = [];
     if (p.type === 'compound_statement' || p.type === 'case_statement') decls = p.namedChildren.filter((c) => c?.type === 'declaration');

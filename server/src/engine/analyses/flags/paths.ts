@@ -65,7 +65,10 @@ export function inactiveUnionUses(root: Node, discriminants: Discriminant[]): Un
   for (const fn of root.descendantsOfType('function_definition')) {
     const body = fn?.childForFieldName('body');
     if (!fn || !body) continue;
-    // Only functions that name a discriminated member and one of its flags.
+    // Only functions that name a discriminated member and one of its flags (the text first: the
+    // identifier walk is the cost).
+    const text = body.text;
+    if (![...members].some((m) => text.includes(m)) || ![...flags].some((f) => text.includes(f))) continue;
     const ids = new Set(body.descendantsOfType(['field_identifier', 'identifier']).map((n) => n?.text));
     if (![...members].some((m) => ids.has(m)) || ![...flags].some((f) => ids.has(f))) continue;
     out.push(...analyseFunction(body, discriminants, isFlag));

@@ -113,9 +113,14 @@ export function lockAnalysis(ctx: RuleContext): { program: Program; result: Anal
  */
 export function lockAnalysisOf(input: { store: SourceStore; root?: string; file: string; text?: string; tree?: Tree; blank?: RuleContext['source']['blank']; lockIndex?: string[] }): { program: Program; result: AnalysisResult; root?: string } {
   const { store, root, file } = input;
+  const currentHash = input.text !== undefined ? hashText(input.text) : store.read(file)?.hash;
+  // Hovers ask many times a second: with this file unchanged, the answer of the last second
+  // stands without walking and stating the whole index again (the engine's units do the same).
+  const recentKey = `${root ?? ''}\0${file}\0${JSON.stringify(input.lockIndex ?? null)}`;
+  const recent = recentAnalyses.get(recentKey);
+  if (recent && recent.hash === currentHash && Date.now() - recent.at < RECENT_MS) return recent.analysis;
   const files = root ? indexFiles(root, input.lockIndex ?? DEFAULT_LOCK_INDEX) : [];
   if (!files.includes(file)) files.push(file);
-  const currentHash = input.text !== undefined ? hashText(input.text) : store.read(file)?.hash;
   const irs: FileIR[] = [];
   const parts: string[] = [];
   for (const f of files) {
@@ -129,13 +134,22 @@ export function lockAnalysisOf(input: { store: SourceStore; root?: string; file:
   const key = parts.join('\n');
   const cacheKey = root ?? file;
   const cached = programCache.get(cacheKey);
-  if (cached && cached.key === key) return { program: cached.program, result: cached.result, root };
-  const program = buildProgram(irs);
-  const result = analyseProgram(program);
-  if (programCache.size > 20) programCache.clear();
-  programCache.set(cacheKey, { key, program, result });
-  return { program, result, root };
+  let analysis: { program: Program; result: AnalysisResult; root?: string };
+  if (cached && cached.key === key) analysis = { program: cached.program, result: cached.result, root };
+  else {
+    const program = buildProgram(irs);
+    const result = analyseProgram(program);
+    if (programCache.size > 20) programCache.clear();
+    programCache.set(cacheKey, { key, program, result });
+    analysis = { program, result, root };
+  }
+  if (recentAnalyses.size > 100) recentAnalyses.clear();
+  recentAnalyses.set(recentKey, { hash: currentHash, at: Date.now(), analysis });
+  return analysis;
 }
+
+const RECENT_MS = 1000;
+const recentAnalyses = new Map<string, { hash: string | undefined; at: number; analysis: { program: Program; result: AnalysisResult; root?: string } }>();
 
 /** `drivers/vfio/vfio_main.c:143` (1-based line), relative to the root when under it. */
 export function where(at: Loc, root?: string): string {

@@ -69,8 +69,11 @@ export class SourceStore {
   private overlay = new Map<string, SourceFile>();
   private disk = new Map<string, { mtimeMs: number; size: number; file: SourceFile | undefined }>();
   private facts = new Map<string, FileFacts>();
+  /** Bumped on every overlay change: answers cached "for a second" must not outlive an edit of another file. */
+  generation = 0;
 
   setOverlay(file: string, text: string): SourceFile {
+    this.generation++;
     const f = { path: file, text, hash: hashText(text) };
     // The facts of the text being replaced are dead weight (a large file edited 2,000 times
     // would otherwise keep 2,000 copies).
@@ -81,7 +84,7 @@ export class SourceStore {
   }
 
   clearOverlay(file: string): void {
-    this.overlay.delete(file);
+    if (this.overlay.delete(file)) this.generation++;
   }
 
   isOpen(file: string): boolean {

@@ -118,7 +118,7 @@ export function lockAnalysisOf(input: { store: SourceStore; root?: string; file:
   // stands without walking and stating the whole index again (the engine's units do the same).
   const recentKey = `${root ?? ''}\0${file}\0${JSON.stringify(input.lockIndex ?? null)}`;
   const recent = recentAnalyses.get(recentKey);
-  if (recent && recent.hash === currentHash && Date.now() - recent.at < RECENT_MS) return recent.analysis;
+  if (recent && recent.hash === currentHash && recent.generation === store.generation && Date.now() - recent.at < RECENT_MS) return recent.analysis;
   const files = root ? indexFiles(root, input.lockIndex ?? DEFAULT_LOCK_INDEX) : [];
   if (!files.includes(file)) files.push(file);
   const irs: FileIR[] = [];
@@ -144,12 +144,12 @@ export function lockAnalysisOf(input: { store: SourceStore; root?: string; file:
     analysis = { program, result, root };
   }
   if (recentAnalyses.size > 100) recentAnalyses.clear();
-  recentAnalyses.set(recentKey, { hash: currentHash, at: Date.now(), analysis });
+  recentAnalyses.set(recentKey, { hash: currentHash, generation: store.generation, at: Date.now(), analysis });
   return analysis;
 }
 
 const RECENT_MS = 1000;
-const recentAnalyses = new Map<string, { hash: string | undefined; at: number; analysis: { program: Program; result: AnalysisResult; root?: string } }>();
+const recentAnalyses = new Map<string, { hash: string | undefined; generation: number; at: number; analysis: { program: Program; result: AnalysisResult; root?: string } }>();
 
 /** `drivers/vfio/vfio_main.c:143` (1-based line), relative to the root when under it. */
 export function where(at: Loc, root?: string): string {

@@ -176,3 +176,57 @@ test('callbacks through pci_walk_bus: a wrapper calling the callback stored in a
   assert.deepEqual(lockFindings(engine.check(path.join(fixture, 'drivers/vfio/pci/walk_wrapper_good.c'))), []);
   engine.dispose();
 });
+
+test('callbacks: a static callback of the caller\'s file, handed to a walker defined in another file of the index', async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'vfio-review-locks-'));
+  try {
+    cpSync(path.join(fixture, 'Kbuild'), path.join(root, 'Kbuild'));
+    cpSync(path.join(fixture, 'include'), path.join(root, 'include'), { recursive: true });
+    cpSync(path.join(fixture, 'drivers/vfio/vfio_main.c'), path.join(root, 'drivers/vfio/vfio_main.c'));
+    cpSync(path.join(fixture, 'drivers/vfio/pci/hot_reset_common.h'), path.join(root, 'drivers/vfio/pci/hot_reset_common.h'));
+    // The walker calls its function parameter directly; the callback is static in driver.c.
+    writeFileSync(path.join(root, 'drivers/vfio/pci/walk.c'), [
+      '#include "hot_reset_common.h"',
+      'int walk_slot(struct pci_dev *pdev, int (*fn)(struct pci_dev *, void *), void *data)',
+      '{',
+      '\treturn fn(pdev, data);',
+      '}',
+      '',
+    ].join('\n'));
+    const driver = (locked) => [
+      '#include "hot_reset_common.h"',
+      'int walk_slot(struct pci_dev *pdev, int (*fn)(struct pci_dev *, void *), void *data);',
+      'struct fill { struct vfio_device *vdev; };',
+      'static int fill_one(struct pci_dev *pdev, void *data)',
+      '{',
+      '\tstruct fill *f = data;',
+      '\tvfio_find_device_in_devset(f->vdev->dev_set, &pdev->dev);',
+      '\treturn 0;',
+      '}',
+      'static int get_info(struct vfio_device *vdev, struct pci_dev *pdev)',
+      '{',
+      '\tstruct fill f = { .vdev = vdev };',
+      '\tint ret;',
+      '',
+      locked ? '\tmutex_lock(&vdev->dev_set->lock);' : '',
+      '\tret = walk_slot(pdev, fill_one, &f);',
+      locked ? '\tmutex_unlock(&vdev->dev_set->lock);' : '',
+      '\treturn ret;',
+      '}',
+      '',
+    ].join('\n');
+    const file = path.join(root, 'drivers/vfio/pci/driver.c');
+    writeFileSync(file, driver(false));
+    const engine = await createEngine({ root });
+    const found = lockFindings(engine.check(file));
+    assert.deepEqual(found.map((f) => [f.rule, f.range.start.line + 1]), [['lock-not-held', 16]]);
+    assert.match(found[0].message, /get_info -> walk_slot -> fill_one -> vfio_find_device_in_devset/);
+    engine.dispose();
+    writeFileSync(file, driver(true));
+    const engine2 = await createEngine({ root });
+    assert.deepEqual(lockFindings(engine2.check(file)), []);
+    engine2.dispose();
+  } finally {
+    rmSync(root, { recursive: true });
+  }
+});

@@ -377,7 +377,7 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
     if (recording) {
       for (const pc of cs.paramCalls) {
         const cbName = e.args[pc.index]?.trim().replace(/^&/, '');
-        const cb = cbName && /^[A-Za-z_]\w*$/.test(cbName) ? resolveCallee(p, callee, cbName) : undefined;
+        const cb = cbName && /^[A-Za-z_]\w*$/.test(cbName) ? resolveCallee(p, fn, cbName) : undefined;
         if (!cb || cb === fn) continue;
         const calleeScope = scopeOf(p, callee);
         for (const req of summaries.get(cb)!.requires.values()) {

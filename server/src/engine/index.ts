@@ -16,3 +16,4 @@ export { flagModelOf } from './analyses/flags';
 export { parseProjectConfig, loadProjectConfig } from './config-file';
 export { flagHoverAt, flagWordAt } from './analyses/flags/hover';
 export { lockAnalysisOf, locksHeldAt } from './analyses/locks';
+export { applyFilePatch } from './patch/apply'; export { hunksOnlyTexts } from './patch/hunks-only';

@@ -69,10 +69,15 @@ export function normalisePrimitive(words: string[]): string | undefined {
   return unsigned ? 'unsigned int' : 'int';
 }
 
+/** Nested struct/union bodies read (C11 asks compilers for 63; real headers use a handful). */
+const MAX_AGGREGATE_NESTING = 128;
+
 class Extractor {
   readonly model: FileModel;
   private layoutAnns: LayoutMark[];
   private claimed = new Set<LayoutMark>();
+  /** How many aggregate bodies enclose the one being read. */
+  private depth = 0;
 
   constructor(
     private file: string,
@@ -92,7 +97,14 @@ class Extractor {
     return this.model;
   }
 
-  private topLevel(node: Node): void {
+  private topLevel(first: Node): void {
+    // A worklist, not recursion: conditionals nest as deep as the file says (10,000 `#if`s
+    // would exhaust the stack).
+    const pending: Node[] = [first];
+    for (let node = pending.pop(); node; node = pending.pop()) this.topLevelOne(node, pending);
+  }
+
+  private topLevelOne(node: Node, pending: Node[]): void {
     switch (node.type) {
       case 'struct_specifier':
       case 'union_specifier':
@@ -111,7 +123,8 @@ class Extractor {
       case 'preproc_if': case 'preproc_ifdef': case 'preproc_else': case 'preproc_elif': case 'preproc_elifdef':
       case 'linkage_specification': case 'declaration_list':
         // Only seen when conditionals were not evaluated (the editor's all-branches tree).
-        for (const c of node.namedChildren) if (c) this.topLevel(c);
+        // Pushed last first, so they are read in source order.
+        for (const c of [...node.namedChildren].reverse()) if (c) pending.push(c);
         break;
     }
   }
@@ -210,10 +223,16 @@ class Extractor {
     // `#pragma pack(n)` in force where the body starts caps its members' alignment.
     const pack = [...this.packs].reverse().find((p) => p.line < node.startPosition.row)?.value;
     if (pack) attrs.pack = pack;
+    // Past this depth the body is not read (the walk would exhaust the stack): the aggregate
+    // stays incomplete, so its size is unknown rather than guessed, and the file says why.
+    const tooDeep = !!body && this.depth >= MAX_AGGREGATE_NESTING;
     const decl: AggregateDecl = {
-      kind, tag: nameNode?.text, fields: [], attrs, complete: !!body, file: this.file, pos: pos(at), end: endPos(node), nested,
+      kind, tag: nameNode?.text, fields: [], attrs, complete: !!body && !tooDeep, file: this.file, pos: pos(at), end: endPos(node), nested,
     };
-    if (body) {
+    if (tooDeep) {
+      this.model.problems.push({ pos: pos(at), end: endPos(node), context: `a ${kind} nested more than ${MAX_AGGREGATE_NESTING} levels deep` });
+    } else if (body) {
+      this.depth++;
       // Declaration macros blanked inside this body (not inside a nested one) go in source order.
       const macros = this.declarations.filter((d) => d.start > body.startIndex && d.end < body.endIndex);
       for (const f of body.namedChildren) {
@@ -225,6 +244,7 @@ class Extractor {
         this.field(f, decl);
       }
       for (const d of macros) if (!this.insideNestedBody(body, d.start)) this.expandDeclaration(d, decl);
+      this.depth--;
       if (decl.tag) this.model.aggregates.push(decl);
     }
     return decl;

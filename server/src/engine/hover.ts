@@ -94,8 +94,16 @@ function classify(node: Node): Target | null {
   return null;
 }
 
+/**
+ * How far up the tree hovers look. Each `.parent` costs a walk down from the root in
+ * web-tree-sitter, so an unbounded walk is quadratic in the nesting depth (17 s for one hover
+ * inside 10,000 nested `if`s); real code is a few dozen levels deep (a block is two levels: the statement and its braces).
+ */
+const MAX_ANCESTORS = 100;
+
 function ancestor(n: Node, type: string): Node | null {
-  for (let p = n.parent; p; p = p.parent) if (p.type === type) return p;
+  let steps = 0;
+  for (let p = n.parent; p && steps < MAX_ANCESTORS; p = p.parent, steps++) if (p.type === type) return p;
   return null;
 }
 
@@ -150,7 +158,8 @@ function typeOfExpression(object: Node): TypeExpr | null {
 
 /** Looks for `T *name` among the enclosing function's parameters and declarations before use. */
 function findDeclaration(use: Node, name: string): TypeExpr | null {
-  for (let scope: Node | null = use.parent; scope; scope = scope.parent) {
+  let steps = 0;
+  for (let scope: Node | null = use.parent; scope && steps < MAX_ANCESTORS; scope = scope.parent, steps++) {
     const candidates: Node[] = [];
     if (scope.type === 'compound_statement') candidates.push(...scope.namedChildren.filter((c): c is Node => c?.type === 'declaration' && c.startIndex < use.startIndex));
     if (scope.type === 'function_definition') {

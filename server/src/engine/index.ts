@@ -17,3 +17,4 @@ export { parseProjectConfig, loadProjectConfig } from './config-file';
 export { flagHoverAt, flagWordAt } from './analyses/flags/hover';
 export { lockAnalysisOf, locksHeldAt } from './analyses/locks';
 export { applyFilePatch } from './patch/apply'; export { hunksOnlyTexts } from './patch/hunks-only';
+export { readPatchInput } from './patch/read';

@@ -11,6 +11,7 @@ import {
 import { LAYOUT_REQUEST, LayoutView } from './layout-view';
 import { restartPolicy } from './restart-policy';
 import { pickBaseRef } from './base-ref';
+import { registerPatchCommands } from './patch-commands';
 
 const CLIENT_ID = 'vfioReview';
 const CLIENT_NAME = 'VFIO Review';
@@ -52,6 +53,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       { scheme: 'file', language: 'c' },
       { scheme: 'file', language: 'cpp' },
       { scheme: 'file', pattern: '**/*.{c,h}' },
+      // Patches and patch mails (patch-commands.ts): findings on what each patch introduces.
+      { scheme: 'file', language: 'vfio-patch' },
+      { scheme: 'file', pattern: '**/*.{patch,diff,mbox,mbx,eml}' },
     ],
     synchronize: { configurationSection: CLIENT_ID },
     // git may only run in a trusted workspace (a repository's config can name programs to run).
@@ -75,6 +79,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       layoutView.show(typeof typeName === 'string' ? typeName : undefined, typeof uri === 'string' ? uri : undefined),
     ),
     vscode.commands.registerCommand('vfioReview.compareWithBase', () => pickBaseRef()),
+    registerPatchCommands(c),
     c.onDidChangeState((e) => {
       if (e.newState === State.Starting) showState('starting');
       else if (e.newState === State.Stopped) showState('error', 'The language server stopped.');

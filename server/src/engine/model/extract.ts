@@ -438,7 +438,10 @@ class Extractor {
   }
 
   private collectProblems(root: Node): void {
-    const visit = (n: Node, context: string): void => {
+    // The next sibling comes from the parent's child list: web-tree-sitter's `nextSibling` recurses
+    // in wasm and, on a node a few thousand levels deep, overflows the wasm stack and corrupts the
+    // parser's memory for the rest of the process ("memory access out of bounds" on every parse).
+    const visit = (n: Node, context: string, next: Node | null): void => {
       if (!n.hasError && !n.isMissing) return;
       let ctx = context;
       if (n.type === 'function_definition') {
@@ -453,14 +456,14 @@ class Extractor {
       }
       if (n.isMissing) {
         // `__u32 :3;` is valid C that tree-sitter parses with a missing field name.
-        const next = n.nextSibling;
         if (n.type === 'field_identifier' && next?.type === 'bitfield_clause') return;
         this.model.problems.push({ pos: pos(n), end: endPos(n), context: ctx, missing: n.type });
         return;
       }
-      for (const c of n.children) if (c) visit(c, ctx);
+      const children = n.children;
+      children.forEach((c, i) => c && visit(c, ctx, children[i + 1] ?? null));
     };
-    visit(root, 'top level');
+    visit(root, 'top level', null);
   }
 }
 

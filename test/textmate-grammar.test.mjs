@@ -116,6 +116,13 @@ test('package.json: the two patch commands, Draft Review Reply only offered in a
   assert.equal(palette?.when, 'editorLangId == vfio-patch');
   const title = manifest.contributes.menus['editor/title'].find((m) => m.command === 'vfioReview.draftReply');
   assert.equal(title?.when, 'editorLangId == vfio-patch');
+  // The explorer offers Review Patch File… on exactly the language's file types.
+  const explorer = manifest.contributes.menus['explorer/context'].find((m) => m.command === 'vfioReview.reviewPatchFile');
+  const [, extnamePattern] = /resourceExtname =~ \/(.+)\/$/.exec(explorer.when) ?? [];
+  assert.ok(extnamePattern, explorer.when);
+  const language = manifest.contributes.languages.find((l) => l.id === 'vfio-patch');
+  for (const ext of language.extensions) assert.match(ext, new RegExp(extnamePattern), ext);
+  for (const ext of ['.c', '.h', '.patches', '.txt']) assert.doesNotMatch(ext, new RegExp(extnamePattern), ext);
   // The earlier entries are still there.
   for (const id of ['vfioReview.restartServer', 'vfioReview.showLayout', 'vfioReview.compareWithBase', 'vfioReview.showOutput']) assert.ok(command(id), id);
   assert.ok(manifest.contributes.menus.commandPalette.some((m) => m.command === 'vfioReview.showLayout'));

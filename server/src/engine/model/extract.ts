@@ -438,11 +438,14 @@ class Extractor {
   }
 
   private collectProblems(root: Node): void {
-    // The next sibling comes from the parent's child list: web-tree-sitter's `nextSibling` recurses
-    // in wasm and, on a node a few thousand levels deep, overflows the wasm stack and corrupts the
-    // parser's memory for the rest of the process ("memory access out of bounds" on every parse).
-    const visit = (n: Node, context: string, next: Node | null): void => {
-      if (!n.hasError && !n.isMissing) return;
+    // A worklist, not recursion: a broken file can be thousands of levels deep. The next sibling
+    // comes from the parent's child list: web-tree-sitter's `nextSibling` recurses in wasm and,
+    // on a node a few thousand levels deep, overflows the wasm stack and corrupts the parser's
+    // memory for the rest of the process ("memory access out of bounds" on every later parse).
+    const pending: { n: Node; context: string; next: Node | null }[] = [{ n: root, context: 'top level', next: null }];
+    for (let item = pending.pop(); item; item = pending.pop()) {
+      const { n, context, next } = item;
+      if (!n.hasError && !n.isMissing) continue;
       let ctx = context;
       if (n.type === 'function_definition') {
         const name = this.declaratorName(n.childForFieldName('declarator') ?? n);
@@ -452,19 +455,23 @@ class Extractor {
       }
       if (n.type === 'ERROR') {
         this.model.problems.push({ pos: pos(n), end: endPos(n), context: ctx });
-        return;
+        continue;
       }
       if (n.isMissing) {
         // `__u32 :3;` is valid C that tree-sitter parses with a missing field name.
-        if (n.type === 'field_identifier' && next?.type === 'bitfield_clause') return;
+        if (n.type === 'field_identifier' && next?.type === 'bitfield_clause') continue;
         this.model.problems.push({ pos: pos(n), end: endPos(n), context: ctx, missing: n.type });
-        return;
+        continue;
       }
+      // Pushed last first, so problems come out in source order.
       const children = n.children;
-      children.forEach((c, i) => c && visit(c, ctx, children[i + 1] ?? null));
-    };
-    visit(root, 'top level', null);
+      for (let i = children.length - 1; i >= 0; i--) {
+        const c = children[i];
+        if (c) pending.push({ n: c, context: ctx, next: children[i + 1] ?? null });
+      }
+    }
   }
+
 }
 
 /** Moves an expansion's declarations to the position of the macro use they came from. */

@@ -1,4 +1,4 @@
-// Bundles the client, the language server and the CLI with esbuild, and copies the two wasm
+// Bundles the client, the language server, the CLI (and its worker threads) with esbuild, and copies the two wasm
 // files beside the bundles (web-tree-sitter looks for them next to the running script).
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, chmodSync } from 'node:fs';
@@ -27,6 +27,8 @@ await Promise.all([
   build({ ...common, entryPoints: [path.join(root, 'client/src/extension.ts')], outfile: path.join(out, 'client.js'), external: ['vscode'] }),
   build({ ...common, entryPoints: [path.join(root, 'server/src/server-main.ts')], outfile: path.join(out, 'server.js') }),
   build({ ...common, entryPoints: [path.join(root, 'server/src/cli.ts')], outfile: path.join(out, 'cli.js') }),
+  // The worker threads of `check --jobs N`; the CLI starts them from beside itself.
+  build({ ...common, entryPoints: [path.join(root, 'server/src/check-worker.ts')], outfile: path.join(out, 'check-worker.js') }),
   build({ ...common, entryPoints: [path.join(root, 'server/src/engine/index.ts')], outfile: path.join(out, 'engine.js') }),
 ]);
 

@@ -3,14 +3,19 @@
 // 2 the run itself went wrong (bad arguments, missing paths, I/O errors). Nothing is ever
 // written into the user's tree; results go to stdout, complaints to stderr.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { version } from '../../package.json';
-import { ALL_ABIS, createEngine, findKernelRoot, isAbiName, RULES, scanDirectives, UsageError } from './engine';
+import { ALL_ABIS, createEngine, findKernelRoot, isAbiName, RULES, scanDirectives } from './engine';
 import type { AbiName, AnalysisService, Finding, Severity } from './engine';
 import { isUapiHeader } from './config';
-import { DEFAULT_UAPI_GLOBS } from './engine/analyser';
+import { DEFAULT_UAPI_GLOBS, type Analyser } from './engine/analyser';
+import { defaultCacheDir } from './engine/cache/entries';
+import { FindingsCache, toolStamp } from './engine/cache/findings';
+import { checkFile, isIoError, isUsageError, type CheckWorkerData, type FileResult, type FromWorker, type ToWorker } from './check-files';
 import { collectInputs, InputPathError, unreadableReason } from './files';
 import { changedFiles, GitError, lookupRepo, PathOutsideRepoError, repoPath, resolveCommit, showFile } from './git';
 import { formatGcc } from './formats/gcc';
@@ -19,6 +24,7 @@ import { formatJson } from './formats/json';
 import { formatLayoutJson } from './formats/layout-json';
 import { formatLayoutText } from './formats/layout-text';
 import { formatSarif, toSarifLog } from './formats/sarif';
+import { PATCH_HELP, runPatch, runReply } from './cli-patch';
 
 // The bundle doubles as the library the format tests load (test/formats.test.mjs).
 export { formatGcc, formatGithub, formatJson, formatLayoutJson, formatLayoutText, formatSarif };
@@ -43,6 +49,11 @@ Commands:
       --fail-on LEVEL     error (default), warning, never: exit 1 when a finding reaches it.
       --base REV          Also compare every uapi header changed since the git revision REV
                           with its version there (abi-* findings; new headers have none).
+      --jobs N            Files checked in parallel, each worker thread with its own parser
+                          (default: the number of cores). The output does not depend on N.
+      --cache DIR         Keep each file's findings with what they were computed from in DIR
+                          (default: $XDG_CACHE_HOME/vfio-review or ~/.cache/vfio-review).
+      --no-cache          Neither read nor write the cache.
   abi-diff OLD NEW        ABI changes of a uapi header from OLD to NEW, each a file or a
                           REV:path of the git repository around the cwd (or --root); the
                           path is from the repository's top, or from the cwd with ./ or ../.
@@ -51,7 +62,7 @@ Commands:
       --root DIR          Kernel tree root (default: found upwards from FILE).
       --arch LIST|all     ABIs to lay out (default: all).
       --format FORMAT     text (pahole-like, default) or json.
-  lsp --stdio             Run the language server over stdin/stdout.
+${PATCH_HELP}  lsp --stdio             Run the language server over stdin/stdout.
 
 Options:
   -h, --help              Show this help.
@@ -114,7 +125,8 @@ function compareFindings(a: Finding, b: Finding): number {
     (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) ||
     a.range.start.line - b.range.start.line ||
     a.range.start.character - b.range.start.character ||
-    (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0)
+    (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0) ||
+    (a.message < b.message ? -1 : a.message > b.message ? 1 : 0)
   );
 }
 
@@ -126,8 +138,6 @@ const skippedFinding = (file: string, reason: string): Finding => ({
   message: `Not analysed: ${reason}.`,
 });
 
-const isUsageError = (error: unknown) => error instanceof UsageError || (error as Error)?.name === 'UsageError';
-const isIoError = (error: unknown) => typeof (error as NodeJS.ErrnoException)?.code === 'string' && /^E[A-Z]+$/.test((error as NodeJS.ErrnoException).code!);
 
 /** Rule pages shipped with the package (docs/rules beside dist/). */
 const docsBase = () => pathToFileURL(path.resolve(__dirname, '..', 'docs', 'rules')).href;
@@ -143,12 +153,17 @@ async function runCheck(args: string[], out: Output): Promise<number> {
       format: { type: 'string' },
       'fail-on': { type: 'string' },
       base: { type: 'string' },
+      jobs: { type: 'string' },
+      cache: { type: 'string' },
+      'no-cache': { type: 'boolean' },
     },
   } as const);
   if (values.help) return out.stdout(HELP), EXIT_OK;
   const format = checkChoice(values.format, CHECK_FORMATS, 'format');
   const failOn = FAIL_ON[checkChoice(values['fail-on'], Object.keys(FAIL_ON), '--fail-on level')];
   const arches = parseArches(values.arch);
+  const jobs = parseJobs(values.jobs);
+  const cacheDir = parseCacheDir(values.cache, values['no-cache']);
   const paths = positionals.length ? positionals : ['.'];
   const root = resolveRoot(values.root, paths[0]);
 
@@ -162,42 +177,146 @@ async function runCheck(args: string[], out: Output): Promise<number> {
   // Read from git before anything is analysed, so a bad revision costs nothing.
   const bases = values.base === undefined ? [] : await changedHeaderBases(values.base, paths, values.root ?? paths[0], root, inputs.files);
 
-  const engine = await createEngine({ root, arches });
+  const workerData: CheckWorkerData = {
+    options: { root, arches },
+    cache: cacheDir === undefined ? undefined : { dir: cacheDir, stamp: toolStamp(version, [__filename, workerScript()]) },
+    bases,
+  };
+  const workers = Math.min(jobs, inputs.files.length);
+  const run = workers > 1 && fs.existsSync(workerScript()) ? await checkInWorkers(inputs.files, workers, workerData) : await checkHere(inputs.files, workerData);
+
   const findings: Finding[] = inputs.skipped.map((skipped) => skippedFinding(skipped.path, skipped.reason));
   let failedFiles = 0;
-  try {
-    for (const { file, base } of bases) engine.setBase(file, base);
-    for (const file of inputs.files) {
-      try {
-        findings.push(...engine.check(file));
-      } catch (error) {
-        if (isUsageError(error)) throw new CliError((error as Error).message);
-        if (isIoError(error)) {
-          findings.push(skippedFinding(file, `unreadable file (${(error as NodeJS.ErrnoException).code})`));
-          continue;
-        }
-        // An engine failure on one file should not hide the findings of the others.
-        failedFiles++;
-        out.stderr(`vfio-review: internal error while checking ${path.relative(process.cwd(), file) || file}: ${(error as Error)?.stack ?? error}\n`);
-      }
-    }
-    // The tree's .vfio-review.json, once: its problems are findings on that file.
-    const first = inputs.files[0];
-    for (const p of first ? engine.configProblems(first) : []) {
-      findings.push({
-        file: p.file, rule: 'config-invalid', severity: 'warning',
-        range: { start: { line: p.line, character: 0 }, end: { line: p.line, character: 0 } },
-        message: `${p.key ? `${p.key}: ` : ''}${p.message}`,
-      });
-    }
-  } finally {
-    engine.dispose();
+  for (const result of run.results) {
+    if (result.usageError !== undefined) throw new CliError(result.usageError);
+    if (result.skipped !== undefined) findings.push(skippedFinding(result.file, result.skipped));
+    else if (result.internalError !== undefined) {
+      // An engine failure on one file should not hide the findings of the others.
+      failedFiles++;
+      out.stderr(`vfio-review: internal error while checking ${path.relative(process.cwd(), result.file) || result.file}: ${result.internalError}\n`);
+    } else findings.push(...result.findings);
   }
+  // The tree's .vfio-review.json, once: its problems are findings on that file.
+  for (const p of run.configProblems) {
+    findings.push({
+      file: p.file, rule: 'config-invalid', severity: 'warning',
+      range: { start: { line: p.line, character: 0 }, end: { line: p.line, character: 0 } },
+      message: `${p.key ? `${p.key}: ` : ''}${p.message}`,
+    });
+  }
+  const writeError = run.cacheStats.find((stats) => stats?.writeErrors)?.lastWriteError;
+  if (writeError) out.stderr(`vfio-review: note: the cache in ${cacheDir} was not written (${writeError}); findings are unaffected\n`);
   findings.sort(compareFindings);
   printFindings(findings, format, out, new Set(bases.map(({ base }) => base.location)));
 
   if (failedFiles) return EXIT_USAGE;
   return findings.some((finding) => SEVERITY_RANK[finding.severity] >= failOn) ? EXIT_FINDINGS : EXIT_OK;
+}
+
+function parseJobs(value: string | undefined): number {
+  if (value === undefined) return os.availableParallelism?.() ?? os.cpus().length ?? 1;
+  const jobs = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(jobs) || jobs < 1) throw new CliError(`--jobs ${value}: expected a whole number of at least 1`);
+  return jobs;
+}
+
+/** The cache folder, or undefined with --no-cache. */
+function parseCacheDir(value: string | undefined, disabled: boolean | undefined): string | undefined {
+  if (disabled) {
+    if (value !== undefined) throw new CliError('--cache and --no-cache together: choose one');
+    return undefined;
+  }
+  if (value === '') throw new CliError('--cache: empty folder name');
+  const dir = path.resolve(value ?? defaultCacheDir());
+  const stat = fs.statSync(dir, { throwIfNoEntry: false });
+  if (stat && !stat.isDirectory()) throw new CliError(`--cache ${value ?? dir}: not a directory`);
+  return dir;
+}
+
+/** dist/check-worker.js: the worker threads' bundle, beside this one. */
+const workerScript = () => path.join(__dirname, 'check-worker.js');
+
+interface CheckRun {
+  /** One per file, in the order of `files`. */
+  results: FileResult[];
+  configProblems: { file: string; key: string; line: number; message: string }[];
+  cacheStats: (FindingsCache['stats'] | undefined)[];
+}
+
+/** --jobs 1 (or a single file): every file in this thread, with one engine. */
+async function checkHere(files: string[], data: CheckWorkerData): Promise<CheckRun> {
+  const engine = (await createEngine(data.options)) as Analyser;
+  const cache = data.cache ? new FindingsCache(data.cache.dir, data.cache.stamp) : undefined;
+  try {
+    for (const { file, base } of data.bases) engine.setBase(file, base);
+    const results = files.map((file) => checkFile(engine, cache, file));
+    const configProblems = files.length ? engine.configProblems(files[0]) : [];
+    return { results, configProblems, cacheStats: [cache?.stats] };
+  } finally {
+    engine.dispose();
+  }
+}
+
+/**
+ * --jobs N: N worker threads, each with its own engine, take files from one queue, largest first
+ * (the long files start early instead of ending the run alone). Results are put back in the
+ * order of `files`, so the output is the same whatever N is. A worker that dies fails the file it
+ * had (reported like any engine failure) and is replaced while files remain.
+ */
+function checkInWorkers(files: string[], jobs: number, data: CheckWorkerData): Promise<CheckRun> {
+  const sizeOf = (file: string) => fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  const queue = files.map((file) => ({ file, size: sizeOf(file) })).sort((a, b) => b.size - a.size || (a.file < b.file ? -1 : 1)).map((q) => q.file);
+  const results = new Map<string, FileResult>();
+  const run: CheckRun = { results: [], configProblems: [], cacheStats: [] };
+  let replacements = jobs * 2;
+  let running = 0;
+  return new Promise((resolve) => {
+    const finish = () => {
+      // Files no worker could take (every worker died) are failures, not silence.
+      for (const file of files) if (!results.has(file)) results.set(file, { file, findings: [], internalError: 'not checked: the worker threads stopped' });
+      run.results = files.map((file) => results.get(file)!);
+      resolve(run);
+    };
+    const start = (askConfig: boolean) => {
+      running++;
+      let current: string | undefined;
+      let stopped = false;
+      const worker = new Worker(workerScript(), { workerData: data });
+      const send = (message: ToWorker) => worker.postMessage(message);
+      const next = () => {
+        current = queue.shift();
+        if (current !== undefined) send({ kind: 'check', file: current });
+        else {
+          stopped = true;
+          send({ kind: 'stop' });
+        }
+      };
+      worker.on('message', (message: FromWorker) => {
+        if (message.kind === 'result') {
+          results.set(message.result.file, message.result);
+          next();
+        } else if (message.kind === 'config') {
+          run.configProblems = message.problems;
+          next();
+        } else run.cacheStats.push(message.stats);
+      });
+      let failure: string | undefined;
+      worker.on('error', (error) => {
+        failure = String(error?.stack ?? error);
+      });
+      worker.on('exit', (code) => {
+        running--;
+        if (current !== undefined && !results.has(current)) {
+          results.set(current, { file: current, findings: [], internalError: `the worker thread stopped (${failure ?? `exit code ${code}`})` });
+        }
+        if ((!stopped || failure) && queue.length && replacements-- > 0) start(false);
+        if (running === 0) finish();
+      });
+      if (askConfig && files.length) send({ kind: 'config', file: files[0] });
+      else next();
+    };
+    for (let i = 0; i < jobs; i++) start(i === 0);
+  });
 }
 
 /**
@@ -418,6 +537,10 @@ export async function main(argv: string[], out: Output): Promise<number | null> 
         return await runLayout(rest, out);
       case 'abi-diff':
         return await runAbiDiff(rest, out);
+      case 'patch':
+        return await runPatch(rest, out);
+      case 'reply':
+        return await runReply(rest, out);
       case 'lsp':
         return await runLsp(rest, out);
       case '-h':
@@ -431,7 +554,7 @@ export async function main(argv: string[], out: Output): Promise<number | null> 
         out.stderr(HELP);
         return EXIT_USAGE;
       default:
-        throw new CliError(`unknown command '${command}' (expected check, abi-diff, layout or lsp; see --help)`);
+        throw new CliError(`unknown command '${command}' (expected check, abi-diff, layout, patch, reply or lsp; see --help)`);
     }
   } catch (error) {
     if (error instanceof CliError) {

@@ -1,0 +1,32 @@
+// A worker thread of `vfio-review check --jobs N` (bundled as dist/check-worker.js): it owns one
+// engine, and so one parser and one set of caches, and checks the files the CLI hands it one at a
+// time, answering each with its findings.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createEngine } from './engine';
+import type { Analyser } from './engine/analyser';
+import { FindingsCache } from './engine/cache/findings';
+import { checkFile, type CheckWorkerData, type FromWorker, type ToWorker } from './check-files';
+
+async function serve(): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('check-worker.js runs as a worker thread of the CLI');
+  const data = workerData as CheckWorkerData;
+  const engine = (await createEngine(data.options)) as Analyser;
+  for (const { file, base } of data.bases) engine.setBase(file, base);
+  const cache = data.cache ? new FindingsCache(data.cache.dir, data.cache.stamp) : undefined;
+  const send = (message: FromWorker) => port.postMessage(message);
+  port.on('message', (message: ToWorker) => {
+    if (message.kind === 'check') send({ kind: 'result', result: checkFile(engine, cache, message.file) });
+    else if (message.kind === 'config') send({ kind: 'config', problems: engine.configProblems(message.file) });
+    else {
+      send({ kind: 'stats', stats: cache?.stats });
+      engine.dispose();
+      port.close();
+    }
+  });
+}
+
+// A failure to start (the parser's wasm missing) ends the thread with an error event in the CLI.
+serve().catch((error) => {
+  throw error;
+});

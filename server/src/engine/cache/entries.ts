@@ -1,0 +1,87 @@
+// A folder of JSON entries on disk, safe to share between processes and threads: an entry is
+// written to a temporary file beside it and renamed into place (readers see the old entry or the
+// new one, never half of one), and anything that does not read back as JSON is deleted and
+// reported missing. The cache is an optimisation: no failure here fails a run.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { threadId } from 'node:worker_threads';
+
+/** `$XDG_CACHE_HOME/vfio-review`, else `~/.cache/vfio-review`. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_CACHE_HOME;
+  // The XDG spec: a relative value is invalid and is ignored.
+  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.cache');
+  return path.join(base, 'vfio-review');
+}
+
+export interface EntryStats {
+  hits: number;
+  misses: number;
+  /** Entries read back corrupt, of another format or for another key: deleted. */
+  dropped: number;
+  written: number;
+  /** Writes that failed (read-only folder, disk full): the run goes on without them. */
+  writeErrors: number;
+  lastWriteError?: string;
+}
+
+export class EntryFolder {
+  readonly stats: EntryStats = { hits: 0, misses: 0, dropped: 0, written: 0, writeErrors: 0 };
+
+  constructor(readonly dir: string) {}
+
+  /** Entries are spread over 256 sub-folders by the first two hex digits of their name. */
+  private pathOf(name: string): string {
+    return path.join(this.dir, name.slice(0, 2), `${name}.json`);
+  }
+
+  /** The parsed entry, or undefined when there is none or it does not parse (then it is deleted). */
+  read(name: string): unknown {
+    const file = this.pathOf(name);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+    try {
+      return JSON.parse(text);
+    } catch {
+      this.drop(name);
+      return undefined;
+    }
+  }
+
+  /** Deletes an entry that was found bad (another process may have replaced it already: fine). */
+  drop(name: string): void {
+    this.stats.dropped++;
+    try {
+      fs.unlinkSync(this.pathOf(name));
+    } catch {
+      // gone already
+    }
+  }
+
+  write(name: string, value: unknown): void {
+    const file = this.pathOf(name);
+    const temp = `${file}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(temp, JSON.stringify(value));
+      // rename() replaces the target atomically: concurrent writers of one entry each put a
+      // whole entry in place, and the last one stays.
+      fs.renameSync(temp, file);
+      this.stats.written++;
+    } catch (error) {
+      this.stats.writeErrors++;
+      this.stats.lastWriteError = (error as Error).message;
+      try {
+        fs.unlinkSync(temp);
+      } catch {
+        // never created
+      }
+    }
+  }
+}

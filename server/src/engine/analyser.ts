@@ -63,6 +63,11 @@ export class Analyser implements AnalysisService {
   private baseAnalyser?: Analyser;
   /** Last variant tree per open document, for incremental reparse of preprocessor variants. */
   private variantTrees = new Map<string, { text: string; tree: Tree }>();
+  /**
+   * Set while the persistent cache (cache/findings.ts) records what a check reads: a unit kept
+   * in memory is then revalidated, so its inputs are read (and recorded) again.
+   */
+  recordingReads = false;
 
   constructor(options: EngineOptions) {
     this.options = { ...options };
@@ -262,7 +267,7 @@ export class Analyser implements AnalysisService {
     const cached = this.units.get(key);
     const now = Date.now();
     if (cached) {
-      if (now - cached.checkedAt < REVALIDATE_MS && !this.docs.has(file)) return cached;
+      if (now - cached.checkedAt < REVALIDATE_MS && !this.docs.has(file) && !this.recordingReads) return cached;
       const stale = [...cached.result.inputs].some(([p, h]) => this.store.read(p)?.hash !== h);
       if (!stale) {
         cached.checkedAt = now;

@@ -274,14 +274,10 @@ function finishFile(file: PendingFile, files: FilePatch[], problems: PatchProble
   if (file.binary) {
     problems.push({ line: file.headerLine, severity: 'info', message: `binary patch skipped: ${showPath(file.newPath ?? file.oldPath ?? '')}` });
   }
-  files.push({
-    ...(file.oldPath !== undefined ? { oldPath: file.oldPath } : {}),
-    ...(file.newPath !== undefined ? { newPath: file.newPath } : {}),
-    status: file.status,
-    binary: file.binary,
-    hunks: file.binary ? [] : file.hunks,
-    headerLine: file.headerLine,
-  });
+  const patch: FilePatch = { status: file.status, binary: file.binary, hunks: file.binary ? [] : file.hunks, headerLine: file.headerLine };
+  if (file.oldPath !== undefined) patch.oldPath = file.oldPath;
+  if (file.newPath !== undefined) patch.newPath = file.newPath;
+  files.push(patch);
 }
 
 /** Why a path may not be applied to a tree, or undefined when it is fine. */
@@ -291,7 +287,7 @@ export function unsafePathReason(path: string): string | undefined {
   if (path.length === 0) return 'is empty';
   if (path.startsWith('/')) return 'is absolute';
   if (/^[A-Za-z]:[\\/]/.test(path) || path.startsWith('\\')) return 'is absolute';
-  for (const part of path.split(/[\\/]/)) if (part === '..') return "has a '..' component";
+  if (path.includes('..') && path.split(/[\\/]/).includes('..')) return "has a '..' component";
   return undefined;
 }
 

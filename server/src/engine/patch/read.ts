@@ -50,8 +50,8 @@ function read(input: Uint8Array | string, options: ReadPatchOptions): PatchInput
 }
 
 function refused(size: number, maxBytes: number): PatchInput {
-  const mib = (n: number) => (n / (1024 * 1024)).toFixed(1);
-  return { kind: 'diff', mails: [], problems: [{ line: 0, severity: 'error', message: `the input is ${mib(size)} MiB, more than the ${mib(maxBytes)} MiB this reader accepts (maxBytes)` }] };
+  const show = (n: number) => (n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MiB` : `${n} bytes`);
+  return { kind: 'diff', mails: [], problems: [{ line: 0, severity: 'error', message: `the input is ${show(size)}, more than the ${show(maxBytes)} this reader accepts (maxBytes): not read` }] };
 }
 
 function isBlank(bytes: Uint8Array): boolean {
@@ -63,14 +63,14 @@ function isBlank(bytes: Uint8Array): boolean {
 }
 
 /**
- * NUL bytes in the first 64 KiB, more than a stray one or two (a NUL in a path is a refused
- * file patch, not a binary input): at least 1% of the sample, or 64 of them.
+ * NUL bytes in the first 64 KiB, more than the few a hostile path can carry (a NUL in a path is
+ * a refused file patch, reported on its line): more than 8, or at least a tenth of the sample.
  */
 function looksBinary(bytes: Uint8Array): boolean {
   const sample = Math.min(bytes.length, 64 * 1024);
   let nuls = 0;
   for (let i = 0; i < sample; i++) if (bytes[i] === 0) nuls++;
-  return nuls >= 64 || (nuls >= 2 && nuls * 100 >= sample);
+  return nuls > 8 || (nuls > 0 && nuls * 10 >= sample);
 }
 
 /** Lines ended by LF, CRLF or a lone CR (as editors count them); no empty line after a final break. */
@@ -141,30 +141,21 @@ function readMail(lines: string[], start: number, end: number, index: number, in
     problems.push(...diff.problems);
   }
   const inline = parts.filter((part) => !part.isAttachment);
-  const body: TextLine[] = (inline.length ? inline : parts).flatMap((part) => part.lines);
+  const bodyParts = inline.length ? inline : parts;
+  const body: TextLine[] = bodyParts.length === 1 ? bodyParts[0].lines : bodyParts.flatMap((part) => part.lines);
   const subject = headerValue(headers, 'subject') ?? '';
   const { title, tag } = parseSubject(subject);
-  return {
-    index,
-    subject,
-    title,
-    ...(tag ? { tag } : {}),
-    ...optional('from', headerValue(headers, 'from')),
-    ...optional('date', headerValue(headers, 'date')),
-    ...optional('messageId', firstMessageId(headers, 'message-id')),
-    ...optional('inReplyTo', firstMessageId(headers, 'in-reply-to')),
-    references: messageIds(headerValue(headers, 'references') ?? ''),
-    isCover: tag?.number === 0,
-    startLine: start,
-    endLine: end,
-    body,
-    files,
-    problems,
-  };
-}
-
-function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
+  const mail: PatchMail = { index, subject, title, references: messageIds(headerValue(headers, 'references') ?? ''), isCover: tag?.number === 0, startLine: start, endLine: end, body, files, problems };
+  if (tag) mail.tag = tag;
+  const from = headerValue(headers, 'from');
+  if (from !== undefined) mail.from = from;
+  const date = headerValue(headers, 'date');
+  if (date !== undefined) mail.date = date;
+  const messageId = firstMessageId(headers, 'message-id');
+  if (messageId !== undefined) mail.messageId = messageId;
+  const inReplyTo = firstMessageId(headers, 'in-reply-to');
+  if (inReplyTo !== undefined) mail.inReplyTo = inReplyTo;
+  return mail;
 }
 
 /** mboxrd: a body line `>From ` (any number of `>`) was escaped by adding one `>`. */

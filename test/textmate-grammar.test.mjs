@@ -3,6 +3,7 @@
 // the manifest entries that make VS Code use it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -38,9 +39,13 @@ function loadGrammar() {
 
 /** Every line of a fixture with its tokens: { text, tokens: [{ text, start, end, scopes }] }. */
 async function tokenizeFixture(name) {
+  return tokenize(readFileSync(path.join(fixtures, name), 'utf8'));
+}
+
+async function tokenize(content) {
   const grammar = await loadGrammar();
   let stack = textmate.INITIAL;
-  return readFileSync(path.join(fixtures, name), 'utf8').split('\n').map((text) => {
+  return content.split('\n').map((text) => {
     const r = grammar.tokenizeLine(text, stack);
     stack = r.ruleStack;
     const tokens = r.tokens.map((t) => ({ text: text.slice(t.startIndex, t.endIndex), start: t.startIndex, end: t.endIndex, scopes: t.scopes }));
@@ -313,4 +318,46 @@ test('a plain git diff: rst underlines and -- in code are removed lines, empty c
   for (const l of fileHeaders) assertScopes(l, 'diff --git', 'meta.file-diff.vfio-patch', 'meta.diff.header.git.diff');
   assertScopes(findLine(lines, '@@ -20,3 +20,3 @@'), '@@ -20,3 +20,3 @@', 'meta.diff.range.unified.diff');
   assertScopes(findLine(lines, '+int __must_check vfio_config_init(struct vfio_pci_core_device *vdev);'), '__must_check', 'markup.inserted.diff');
+});
+
+test('diffs made by git of one patch mail against another: every hunk line, counted by the @@ header, has its diff scope', async () => {
+  // The old and new sides are mails and diffs themselves, so the hunks hold "+-- ", "---- a/...",
+  // "+diff --git", "-@@ ..." and "+From git@z ...": only git's line counts say where a hunk ends.
+  for (const [from, to] of [
+    ['vfio_pci_config_cleanup.diff', SERIES],
+    ['re_v6_01_vfio_reset_info.eml', SERIES],
+    [SERIES, 'vfio_pci_config_cleanup.diff'],
+  ]) {
+    const git = spawnSync('git', ['diff', '--no-index', '--no-color', '--no-ext-diff', '-U2', from, to], { cwd: fixtures, encoding: 'utf8' });
+    assert.equal(git.status, 1, `git diff --no-index ${from} ${to}: ${git.stderr}`);
+    const lines = await tokenize(git.stdout);
+    let oldLeft = 0;
+    let newLeft = 0;
+    const seen = { '+': 0, '-': 0, ' ': 0, '@': 0 };
+    for (const line of lines) {
+      if (oldLeft > 0 || newLeft > 0) {
+        const kind = line.text[0] ?? ' ';
+        const scope = { '+': 'markup.inserted.diff', '-': 'markup.deleted.diff', ' ': 'meta.line.context.vfio-patch', '\\': 'comment.line.no-newline.diff' }[kind];
+        assert.ok(scope, `${from} -> ${to}: unexpected hunk line ${JSON.stringify(line.text)}`);
+        if (line.text) assertScopes(line, line.text, 'meta.hunk.vfio-patch', scope);
+        if (kind === '+') newLeft--;
+        else if (kind === '-') oldLeft--;
+        else if (kind === ' ') (oldLeft--, newLeft--);
+        seen[kind]++;
+        continue;
+      }
+      const range = /^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@/.exec(line.text);
+      if (range) {
+        assertScopes(line, '@@', 'meta.diff.range.unified.diff');
+        [oldLeft, newLeft] = [range[1] === undefined ? 1 : Number(range[1]), range[2] === undefined ? 1 : Number(range[2])];
+        seen['@']++;
+      } else if (/^(?:diff --git|index|---|\+\+\+) /.test(line.text)) {
+        assert.ok(line.tokens.every((t) => t.scopes.some((s) => s.startsWith('meta.diff.header.'))), `${from} -> ${to}: ${JSON.stringify(line.text)} is not a file header`);
+      }
+    }
+    assert.ok(seen['@'] >= 1 && seen['+'] > 30 && seen['-'] > 20, `${from} -> ${to}: too small a diff to test (${JSON.stringify(seen)})`);
+    // The adversarial lines are really there.
+    assert.ok(lines.some((l) => l.text === '+-- ' || l.text === '--- '), 'a signature line inside a hunk');
+    assert.ok(lines.some((l) => /^[-+]diff --git /.test(l.text)), 'a diff --git line inside a hunk');
+  }
 });

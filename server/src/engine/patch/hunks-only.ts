@@ -210,6 +210,9 @@ function cutTail(lines: string[]): number {
   let cut = 0;
   const commentEnd = commentTailEnd(lines);
   if (commentEnd >= 0) cut = commentEnd + 1;
+  // Kernel style starts every top-level construct in column 0: indented lines before the first
+  // such line are the inside of something that began before the run.
+  while (cut < lines.length && /^(\s|$)/.test(lines[cut])) cut++;
   // Continuation lines of a `#define` that started before the run.
   if (cut < lines.length && /\\\s*$/.test(lines[cut]) && !/^\s*#/.test(lines[cut])) {
     while (cut < lines.length && /\\\s*$/.test(lines[cut])) cut++;

@@ -114,6 +114,8 @@ interface Piece {
   start: number;
   end: number;
   good: boolean;
+  /** A comment not in column 0: kept only beside the construct it trails. */
+  trailing?: boolean;
 }
 
 /** The complete constructs of one run of consecutive lines, as 0-based rows of the side. */
@@ -166,8 +168,9 @@ function collectPieces(node: Node, out: Piece[]): void {
     }
     return;
   }
-  const good = CONSTRUCTS.has(node.type) && !node.hasError && !node.isMissing && (node.startPosition.column === 0 || node.type === ';');
-  out.push({ start, end, good });
+  const column0 = node.startPosition.column === 0;
+  const good = CONSTRUCTS.has(node.type) && !node.hasError && !node.isMissing && (column0 || node.type === ';' || node.type === 'comment');
+  out.push({ start, end, good, trailing: node.type === 'comment' && !column0 });
 }
 
 /** Pieces that share a line are one construct: kept only when all of them are good. */
@@ -179,8 +182,10 @@ function groupPieces(pieces: Piece[]): Piece[] {
     if (last && p.start <= last.end) {
       last.end = Math.max(last.end, p.end);
       last.good &&= p.good;
+      last.trailing &&= p.trailing;
     } else groups.push({ ...p });
   }
+  for (const g of groups) if (g.trailing) g.good = false;
   return groups;
 }
 
@@ -254,7 +259,11 @@ function cutTail(lines: string[]): number {
       }
     }
   }
-  return lowestLine >= 0 ? lowestLine + 1 : cut;
+  if (lowestLine < 0) return cut;
+  // What follows a closing brace that is not the outermost one's is still inside: indented.
+  cut = lowestLine + 1;
+  while (cut < lines.length && /^(\s|$)/.test(lines[cut])) cut++;
+  return cut;
 }
 
 /** The line of a `*` + `/` that comes before any comment opening: the run starts inside a comment. */

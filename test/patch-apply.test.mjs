@@ -17,6 +17,7 @@ import { gitAvailable, isolatedGitEnv } from './support/git-fixture.mjs';
 const { applyFilePatch, hunksOnlyTexts, createEngine } = engine;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DEMO = fs.readFileSync(path.join(here, 'fixtures/patch/apply/vfio_demo.c'), 'utf8');
+const UAPI = fs.readFileSync(path.join(here, 'fixtures/patch/apply/demo_uapi.h'), 'utf8');
 const skip = gitAvailable() ? false : 'git is not installed';
 
 let work;
@@ -509,6 +510,54 @@ test('hunks only: a hunk holding the whole file keeps every top-level construct,
     [at('static struct pci_driver demo_driver = {'), at('static struct pci_driver demo_driver = {') + 5, 'static struct pci_driver demo_driver = {'],
     ...['module_pci_driver(demo_driver);', 'MODULE_LICENSE("GPL");', 'MODULE_DESCRIPTION("VFIO demo driver");'].map((l) => [at(l), at(l), l]),
   ]);
+});
+
+test('hunks only, uapi header: the include guard is one construct of the whole file, its trailing comment included', () => {
+  const lines = linesOf(UAPI);
+  assert.deepEqual(wholeFileSpans(UAPI).map((w) => [w.start, w.end, lines[w.start - 1]]), [
+    [1, 1, lines[0]],
+    [2, 4, '/*'],
+    [5, lines.length, '#ifndef _UAPI_LINUX_DEMO_H'],
+  ]);
+});
+
+test('hunks only, uapi header: a struct added before #endif is kept, the dangling #endif and the cut struct above are not', { skip }, () => {
+  const after = edit(UAPI, [['#define DEMO_GET_REGION_INFO\t_IO(DEMO_TYPE, DEMO_BASE + 1)', [
+    '#define DEMO_GET_REGION_INFO\t_IO(DEMO_TYPE, DEMO_BASE + 1)',
+    '',
+    '/**',
+    ' * struct demo_caps - capabilities of the demo device',
+    ' * @argsz: size of the structure as userspace knows it',
+    ' * @caps: DEMO_CAP_*',
+    ' */',
+    'struct demo_caps {',
+    '\t__u32\targsz;',
+    '\t__u32\tcaps;',
+    '#define DEMO_CAP_MIGRATION\t(1 << 0)',
+    '};',
+    '#define DEMO_GET_CAPS\t\t_IO(DEMO_TYPE, DEMO_BASE + 2)',
+  ]]]);
+  const file = toFilePatch(gitDiff(UAPI, after));
+  const texts = hunksOnlyTexts(file);
+  assert.deepEqual(keptFirstLines(texts.newText, texts.newKept), [
+    '#define DEMO_GET_REGION_INFO\t_IO(DEMO_TYPE, DEMO_BASE + 1)', '/**', 'struct demo_caps {', '#define DEMO_GET_CAPS\t\t_IO(DEMO_TYPE, DEMO_BASE + 2)',
+  ]);
+  assert.ok(!texts.newText.includes('#endif'));
+  assert.ok(!/^\t__aligned_u64\toffset;$/m.test(texts.newText), 'the tail of struct demo_region_info is blanked');
+  assertPositions(texts.newText, texts.newKept, after);
+  assertPositions(texts.oldText, texts.oldKept, UAPI);
+});
+
+test('hunks only, uapi header: with ten lines of context the changed struct is whole, its #defines inside it', { skip }, () => {
+  const after = edit(UAPI, [['\t__u32\tnum_irqs;', ['\t__u32\tnum_irqs;', '\t__u32\tnum_caps;']]]);
+  const file = toFilePatch(gitDiff(UAPI, after, 10));
+  const texts = hunksOnlyTexts(file);
+  const kept = keptFirstLines(texts.newText, texts.newKept);
+  assert.deepEqual(kept, ['struct demo_info {', '#define DEMO_GET_INFO\t\t_IO(DEMO_TYPE, DEMO_BASE + 0)', '/**']);
+  assert.deepEqual(texts.newKept[0], { start: 20, end: 28 });
+  assert.deepEqual(keptFirstLines(texts.oldText, texts.oldKept), kept);
+  assertPositions(texts.newText, texts.newKept, after);
+  assertPositions(texts.oldText, texts.oldKept, UAPI);
 });
 
 /**

@@ -2,7 +2,7 @@
 // disk, include resolution per ABI, and per-content caches (blanking and directive scans do not
 // depend on the ABI, so they are computed once per file content).
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { blankKernelC, type BlankResult } from './parse/blank';
@@ -206,7 +206,41 @@ export function resolveInclude(from: string, spec: string, angled: boolean, ctx:
     if (ctx.root && !c.startsWith(ctx.root + path.sep) && !ctx.extra.some((e) => path.isAbsolute(e) && c.startsWith(e))) {
       if (!c.startsWith(path.dirname(from) + path.sep)) continue;
     }
+    // Nor through a symbolic link in it (a header or folder linked to elsewhere): checked before
+    // the file is read. Open documents are the editor's, not the disk's.
+    if (ctx.root && !store.isOpen(c) && !realInside(c, [ctx.root, path.dirname(from), ...ctx.extra.filter((e) => path.isAbsolute(e))])) continue;
     if (store.read(c)) return c;
   }
   return undefined;
+}
+
+/** Whether `file` exists and, links resolved, lies inside one of `dirs` (links resolved too). */
+function realInside(file: string, dirs: string[]): boolean {
+  let real: string;
+  try {
+    real = realpathSync.native(file);
+  } catch {
+    return false;
+  }
+  return dirs.some((d) => {
+    const rel = path.relative(realDir(d), real);
+    return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+  });
+}
+
+const realDirs = new Map<string, string>();
+
+/** A folder with its links resolved, remembered (roots and include folders repeat). */
+function realDir(dir: string): string {
+  let real = realDirs.get(dir);
+  if (real === undefined) {
+    try {
+      real = realpathSync.native(dir);
+    } catch {
+      real = dir;
+    }
+    if (realDirs.size > 1000) realDirs.clear();
+    realDirs.set(dir, real);
+  }
+  return real;
 }

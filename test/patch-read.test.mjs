@@ -488,3 +488,67 @@ test('every fixture reads without an exception and with problems only where expe
     assert.deepEqual(unexpected, [], name);
   }
 });
+
+test('nested multipart/alternative (CRLF, quoted-printable text/plain and HTML): the plain part is read, positions kept', () => {
+  const mail = [
+    'From: Yi Liu <yi@example.org>',
+    'Subject: Re: [PATCH v2 3/4] iommufd: Add the fault queue',
+    'Message-ID: <reply.1@example.org>',
+    'In-Reply-To: <20240309.patch3@example.org>',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="outer"',
+    '',
+    'This is a multi-part message in MIME format.',
+    '--outer',
+    'Content-Type: multipart/alternative; boundary="inner"',
+    '',
+    '--inner',
+    'Content-Type: text/plain; charset="utf-8"',
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    'Fixed version below.',
+    '',
+    'diff --git a/drivers/iommu/iommufd/fault.c b/drivers/iommu/iommufd/fault.c',
+    '--- a/drivers/iommu/iommufd/fault.c',
+    '+++ b/drivers/iommu/iommufd/fault.c',
+    '@@ -40,2 +40,3 @@ int iommufd_fault_alloc(struct iommufd_ucmd *ucmd)',
+    ' \tstruct iommufd_fault *fault;',
+    '+\tint fdno =3D get_unused_fd_flags(O_CLOEXEC); /* the fd is installed after=',
+    ' the copy to user */',
+    ' \tint rc;',
+    '--inner',
+    'Content-Type: text/html; charset="utf-8"',
+    '',
+    '<p>Fixed version below.</p><pre>+\tint html_only;</pre>',
+    '--inner--',
+    '--outer--',
+    '',
+  ].join('\r\n');
+  const input = readPatchInput(mail);
+  assert.equal(input.kind, 'mail');
+  const [parsed] = input.mails;
+  assert.equal(parsed.title, 'iommufd: Add the fault queue');
+  assert.equal(parsed.inReplyTo, '20240309.patch3@example.org');
+  assert.equal(parsed.isCover, false);
+  assert.deepEqual(parsed.problems, []);
+  assert.deepEqual(parsed.body[0], { text: 'Fixed version below.', docLine: 15 });
+  const [file] = parsed.files;
+  assert.equal(file.headerLine, 17);
+  assert.deepEqual(file.hunks[0].lines.map((line) => [line.kind, line.text, line.docLine, line.newLine]), [
+    [' ', '\tstruct iommufd_fault *fault;', 21, 40],
+    ['+', '\tint fdno = get_unused_fd_flags(O_CLOEXEC); /* the fd is installed after the copy to user */', 22, 41],
+    [' ', '\tint rc;', 24, 42],
+  ]);
+});
+
+test('a mail cut off inside its attachment: the unclosed multipart and the short hunk are both reported', () => {
+  const raw = rawLines('multipart-attachment.eml');
+  const cut = raw.findIndex((line) => line.startsWith('+\tlockdep_assert_held')) + 1;
+  const input = readPatchInput(raw.slice(0, cut).join('\n') + '\n');
+  const [mail] = input.mails;
+  assert.deepEqual(allHunkLines(mail).map((line) => line.kind + line.text), [' \tstruct vfio_pci_core_device *vdev;', ' \tint ret;', ' ', '+\tlockdep_assert_held(&dev_set->lock);']);
+  const hunkHeader = raw.findIndex((line) => line.startsWith('@@ -2410'));
+  assert.deepEqual(mail.problems.map((problem) => [problem.severity, problem.line]), [['warning', raw.indexOf('Content-Type: multipart/mixed;')], ['error', hunkHeader]]);
+  assert.match(mail.problems[0].message, /not closed by "--_002_BN9PR11MB5276_--"/);
+  assert.match(mail.problems[1].message, /hunk cut short: @@ -2410,6 \+2410,8 @@ promises 6 old and 8 new lines, 3 and 4 found before the end of the input/);
+});

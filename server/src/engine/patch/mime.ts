@@ -179,7 +179,8 @@ export function textPartsOf(lines: string[], headers: MailHeader[], bodyStart: n
   const isAttachment = disposition.head.toLowerCase() === 'attachment';
   const fileName = disposition.params.get('filename') ?? contentType.params.get('name');
   const { mediaType } = contentType;
-  const headerLine = headers[0]?.line ?? bodyStart;
+  // Problems of the part point at its Content-Type line.
+  const headerLine = (headers.find((header) => header.name === 'content-type') ?? headers[0])?.line ?? bodyStart;
 
   if (mediaType.startsWith('multipart/')) {
     const boundary = contentType.params.get('boundary');
@@ -195,7 +196,7 @@ export function textPartsOf(lines: string[], headers: MailHeader[], bodyStart: n
     const alternatives = mediaType === 'multipart/alternative';
     for (const range of multipartRanges(lines, bodyStart, end, boundary, headerLine, context)) {
       const block = readHeaders(lines, range.start, range.end);
-      const found = textPartsOf(lines, block.headers, block.headers.length ? block.bodyStart : range.start, range.end, context, depth + 1);
+      const found = textPartsOf(lines, block.headers, block.complete ? block.bodyStart : range.start, range.end, context, depth + 1);
       parts.push(...found);
       // Of alternatives, the first plain text one is the message.
       if (alternatives && found.length) break;

@@ -27,43 +27,55 @@ const LF = 1;
 const CRLF = 2;
 const EOL_TEXT = ['', '\n', '\r\n'];
 
-/** The file as lines: texts without their line end, the line end kinds, and where each line starts. */
+/**
+ * The file as lines, without a string per line: where each line starts and where its text ends
+ * (before its line end), and the kind of its line end.
+ */
 interface Lines {
-  text: string[];
+  source: string;
+  count: number;
+  /** count + 1 entries: the last is the end of the text. */
+  start: Int32Array;
+  textEnd: Int32Array;
   eol: Uint8Array;
-  start: number[];
   /** The line end added lines get: the one most of the file's lines use. */
   defaultEol: number;
 }
 
 function splitLines(source: string): Lines {
-  const text: string[] = [];
-  const start: number[] = [];
-  const eols: number[] = [];
+  let count = 0;
+  for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) count++;
+  if (source.length > 0 && !source.endsWith('\n')) count++;
+  const start = new Int32Array(count + 1);
+  const textEnd = new Int32Array(count);
+  const eol = new Uint8Array(count);
   let crlf = 0;
-  let lf = 0;
   let pos = 0;
-  while (pos < source.length) {
+  for (let line = 0; line < count; line++) {
+    start[line] = pos;
     const nl = source.indexOf('\n', pos);
-    start.push(pos);
     if (nl < 0) {
-      text.push(source.slice(pos));
-      eols.push(NO_EOL);
+      textEnd[line] = source.length;
+      eol[line] = NO_EOL;
       pos = source.length;
     } else if (nl > pos && source.charCodeAt(nl - 1) === 13) {
-      text.push(source.slice(pos, nl - 1));
-      eols.push(CRLF);
+      textEnd[line] = nl - 1;
+      eol[line] = CRLF;
       crlf++;
       pos = nl + 1;
     } else {
-      text.push(source.slice(pos, nl));
-      eols.push(LF);
-      lf++;
+      textEnd[line] = nl;
+      eol[line] = LF;
       pos = nl + 1;
     }
   }
-  start.push(source.length);
-  return { text, eol: Uint8Array.from(eols), start, defaultEol: crlf > lf ? CRLF : LF };
+  start[count] = source.length;
+  const lf = count - crlf - (count > 0 && eol[count - 1] === NO_EOL ? 1 : 0);
+  return { source, count, start, textEnd, eol, defaultEol: crlf > lf ? CRLF : LF };
+}
+
+function lineText(file: Lines, line: number): string {
+  return file.source.slice(file.start[line], file.textEnd[line]);
 }
 
 /** One hunk reduced to what matching needs: its old side, and its lines for building the new one. */
@@ -128,8 +140,10 @@ function prepare(h: Hunk, index: number): PreparedHunk | string {
 function matchesAt(file: Lines, old: HunkLine[], at: number): boolean {
   for (let j = 0; j < old.length; j++) {
     const l = old[j];
-    if (file.text[at + j] !== l.text) return false;
-    if ((file.eol[at + j] === NO_EOL) !== (l.noNewline === true)) return false;
+    const line = at + j;
+    const from = file.start[line];
+    if (file.textEnd[line] - from !== l.text.length || !file.source.startsWith(l.text, from)) return false;
+    if ((file.eol[line] === NO_EOL) !== (l.noNewline === true)) return false;
   }
   return true;
 }
@@ -139,7 +153,7 @@ function matchesAt(file: Lines, old: HunkLine[], at: number): boolean {
  * positions this hunk may take (from `lowest`, the end of the previous hunk, to the end).
  */
 function findPosition(file: Lines, h: PreparedHunk, lowest: number, start: number): number {
-  const n = file.text.length;
+  const n = file.count;
   const highest = n - h.old.length;
   if (highest < lowest) return -1;
   if (h.matchBeginning || h.matchEnd) {
@@ -160,9 +174,10 @@ function findPosition(file: Lines, h: PreparedHunk, lowest: number, start: numbe
 function mismatchAt(file: Lines, h: PreparedHunk, at: number): string {
   for (let j = 0; j < h.old.length; j++) {
     const line = at + j;
-    if (line >= file.text.length) return `the file ends at line ${file.text.length}, before the hunk's old side`;
+    if (line >= file.count) return `the file ends at line ${file.count}, before the hunk's old side`;
     const l = h.old[j];
-    if (file.text[line] !== l.text) return `line ${line + 1} is ${JSON.stringify(file.text[line])}, the hunk expects ${JSON.stringify(l.text)}`;
+    const text = lineText(file, line);
+    if (text !== l.text) return `line ${line + 1} is ${JSON.stringify(text)}, the hunk expects ${JSON.stringify(l.text)}`;
     if ((file.eol[line] === NO_EOL) !== (l.noNewline === true)) {
       return `line ${line + 1} ${l.noNewline ? 'ends with a newline, the hunk says it has none' : 'has no newline, the hunk expects one'}`;
     }
@@ -182,13 +197,20 @@ export function applyFilePatch(oldText: string | undefined, file: FilePatch): Ap
 
   const source = oldText ?? '';
   const lines = splitLines(source);
-  const n = lines.text.length;
+  const n = lines.count;
   const pieces: string[] = [];
   const offsets: number[] = [];
-  let copiedTo = 0; // lines [0, copiedTo) of the old text are in `pieces` (or replaced there)
+  // Old lines [pendingFrom, oldIndex) go to the result unchanged; they are copied as one slice
+  // when a '-' or '+' line interrupts them.
+  let pendingFrom = 0;
+  const flush = (to: number) => {
+    if (to > pendingFrom) pieces.push(source.slice(lines.start[pendingFrom], lines.start[to]));
+    pendingFrom = to;
+  };
   let lastHunkEnd = 0; // the next hunk may not start before this line
   let delta = 0; // lines added minus removed by the hunks applied so far
   let previousOldEnd = 0;
+  const addedEol = EOL_TEXT[lines.defaultEol];
 
   for (let k = 0; k < file.hunks.length; k++) {
     const hunk = file.hunks[k];
@@ -216,24 +238,23 @@ export function applyFilePatch(oldText: string | undefined, file: FilePatch): Ap
     }
     offsets.push(at - start);
 
-    if (at > copiedTo) pieces.push(source.slice(lines.start[copiedTo], lines.start[at]));
     let oldIndex = at;
     for (const l of prepared.lines) {
       if (l.kind === ' ') {
-        // The file's own line, with its own line end.
-        pieces.push(source.slice(lines.start[oldIndex], lines.start[oldIndex + 1]));
-        oldIndex++;
+        oldIndex++; // the file's own line, with its own line end
       } else if (l.kind === '-') {
+        flush(oldIndex);
         oldIndex++;
+        pendingFrom = oldIndex;
       } else {
-        pieces.push(l.noNewline ? l.text : l.text + EOL_TEXT[lines.defaultEol]);
+        flush(oldIndex);
+        pieces.push(l.noNewline ? l.text : l.text + addedEol);
       }
     }
-    copiedTo = oldIndex;
     lastHunkEnd = oldIndex;
     delta += hunk.newLines - hunk.oldLines;
   }
-  if (copiedTo < n) pieces.push(source.slice(lines.start[copiedTo]));
+  flush(n);
   const text = pieces.join('');
 
   if (deleting) {

@@ -18,3 +18,9 @@ export { flagHoverAt, flagWordAt } from './analyses/flags/hover';
 export { lockAnalysisOf, locksHeldAt } from './analyses/locks';
 export { applyFilePatch } from './patch/apply'; export { hunksOnlyTexts } from './patch/hunks-only';
 export { readPatchInput } from './patch/read';
+// Patch review: a series applied in memory, the findings each patch introduces, a reply drafted from them.
+export { reviewPatchInput, newFindings, nearestChange, PATCH_INPUT_RULE, PATCH_HUNKS_ONLY_RULE } from './patch/review';
+export type { PatchReview, PatchFinding, ReviewedFile, PatchReviewOptions } from './patch/review';
+export { draftReply, replyTarget } from './patch/reply';
+export type { PatchInput, PatchMail, FilePatch, Hunk, HunkLine } from './patch/types';
+export { patchHover, hunkLineAt } from './patch/hover';

@@ -1,0 +1,397 @@
+// The review of a patch series: every check runs on each touched file before and after each
+// patch, and only the findings a patch introduces are reported, on the patch's own `+` lines.
+//
+// One Analyser holds the series' state as overlays: after patch i its overlays are the files as
+// patch i left them, which is exactly the "before" of patch i+1, so the caches of the "after"
+// check (units, the lock program keyed by contents) serve the next "before" check. Nothing is
+// ever written: the tree is read, the patched versions live in memory.
+import { lstatSync, readFileSync, realpathSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Analyser } from '../analyser';
+import type { CancelToken, EngineOptions } from '../api';
+import { DEFAULT_LOCK_INDEX, indexFiles } from '../analyses/locks';
+import type { Finding, RelatedLocation, Severity } from '../types';
+import { hashText, MAX_FILE_BYTES } from '../workspace';
+import { applyFilePatch } from './apply';
+import { functionsAt, type ChangedFunction } from './functions';
+import { hunksOnlyTexts } from './hunks-only';
+import type { FilePatch, HunkLine, PatchInput, PatchMail } from './types';
+
+export type ReviewMode = 'tree' | 'hunks';
+
+/** How one file of one patch was analysed. */
+export interface ReviewedFile {
+  /** Index of the mail in PatchInput.mails. */
+  mail: number;
+  /** Path relative to the tree (the new path; the old one for a deletion). */
+  path: string;
+  /** 'tree': the patch applied to the file; 'hunks': only the hunks' complete constructs were analysed; 'skipped': not C. */
+  mode: ReviewMode | 'skipped';
+  /** Why a file was analysed from its hunks alone, or skipped. */
+  reason?: string;
+  /** 0-based input line of the file's diff header. */
+  headerLine: number;
+  /** The texts analysed (whole files in tree mode, hunks at their lines otherwise), for hovers. */
+  before?: string;
+  after?: string;
+}
+
+/** A finding a patch introduces, placed on the patch document. */
+export interface PatchFinding extends Finding {
+  /** Index of the mail (patch) in PatchInput.mails. */
+  mail: number;
+  /** Where it is in the patched file: path relative to the tree, 1-based line. */
+  target: { file: string; line: number };
+}
+
+export interface PatchReview {
+  findings: PatchFinding[];
+  files: ReviewedFile[];
+  /** The tree the patches were applied to; undefined when there was none (hunks alone). */
+  tree?: string;
+  /** The root the files were analysed under: the tree, or a folder that does not exist (hunks alone). */
+  root: string;
+  /** True when the token cancelled the review before the end. */
+  cancelled: boolean;
+}
+
+export interface PatchReviewOptions {
+  /** Absolute path of the patch document: the findings' `file`. */
+  document: string;
+  /** The document's text as the editor shows it (for exact columns on `+` lines). */
+  documentText?: string;
+  /** Kernel tree to apply the series to; hunks alone when absent. */
+  tree?: string;
+  engine?: EngineOptions;
+  token?: CancelToken;
+  /** Patches reviewed at most (default MAX_REVIEWED_PATCHES); the rest get one note. */
+  maxPatches?: number;
+}
+
+/** A series is tens of patches; an mbox of thousands is an archive, not a review. */
+export const MAX_REVIEWED_PATCHES = 300;
+
+/** Input problems and analysis notes are reported under these rules (see docs/rules/). */
+export const PATCH_INPUT_RULE = 'patch-input';
+export const PATCH_HUNKS_ONLY_RULE = 'patch-hunks-only';
+
+const C_FILE = /\.[ch]$/;
+/** Other files of the index searched for callers of the changed functions, at most. */
+const MAX_CALLER_FILES = 24;
+
+interface FilePlan {
+  fp: FilePatch;
+  oldRel?: string;
+  newRel?: string;
+  mode: ReviewMode | 'skipped';
+  reason?: string;
+  before?: string;
+  after?: string;
+}
+
+/** Reviews every patch of `input` in order. Needs the tree-sitter parser loaded (createEngine or loadParser). */
+export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions): PatchReview {
+  const tree = options.tree ? path.resolve(options.tree) : undefined;
+  // Without a tree the hunks live under a root that does not exist, so nothing is read from disk.
+  const root = tree ?? path.join(os.tmpdir(), `vfio-review-no-tree-${process.pid}-${Date.now()}`, 'linux');
+  const analyser = new Analyser({ ...options.engine, root });
+  const review: PatchReview = { findings: [], files: [], tree, root, cancelled: false };
+  const docLines = options.documentText?.split('\n');
+  // The series' state: text of each file as the patches so far left it (null: deleted).
+  const state = new Map<string, string | null>();
+  // Files whose state is unknown because an earlier patch did not apply to them.
+  const diverged = new Set<string>();
+  const abs = (rel: string) => path.join(root, rel);
+
+  for (const p of input.problems) review.findings.push(problemFinding(options.document, -1, p));
+  const maxPatches = options.maxPatches ?? MAX_REVIEWED_PATCHES;
+  let reviewedPatches = 0;
+  try {
+    for (const mail of input.mails) {
+      for (const p of mail.problems) review.findings.push(problemFinding(options.document, mail.index, p));
+      if (mail.isCover || mail.files.length === 0) continue;
+      if (reviewedPatches++ === maxPatches) {
+        const left = input.mails.filter((m) => m.index >= mail.index && !m.isCover && m.files.length > 0).length;
+        review.findings.push(problemFinding(options.document, mail.index, { line: mail.startLine, severity: 'warning', message: `only the first ${maxPatches} patches were reviewed; this one and the ${left - 1} after it were not (split the mbox into series)` }));
+      }
+      if (reviewedPatches > maxPatches) continue;
+      if (options.token?.isCancellationRequested) {
+        review.cancelled = true;
+        break;
+      }
+      const plans = mail.files.map((fp) => planFile(fp, tree, state, diverged));
+      for (const plan of plans) {
+        review.files.push({ mail: mail.index, path: plan.newRel ?? plan.oldRel ?? '', mode: plan.mode, reason: plan.reason, headerLine: plan.fp.headerLine, before: plan.before, after: plan.after });
+        if (plan.mode === 'hunks' && C_FILE.test(plan.newRel ?? plan.oldRel ?? '')) {
+          review.findings.push({
+            file: options.document, mail: mail.index, rule: PATCH_HUNKS_ONLY_RULE, severity: 'info',
+            range: lineRange(plan.fp.headerLine, docLines),
+            target: { file: plan.newRel ?? plan.oldRel ?? '', line: 1 },
+            message: `${plan.newRel ?? plan.oldRel}: analysed from the patch's hunks alone (${plan.reason}); only the structs, macros and functions complete in them were checked`,
+          });
+        }
+      }
+      const checked = plans.filter((p) => p.mode !== 'skipped' && C_FILE.test(p.newRel ?? p.oldRel ?? ''));
+
+      // Before: the overlays hold the previous patch's result already; hunks-only files get their old side.
+      for (const p of checked) if (p.mode === 'hunks' && p.oldRel && p.before !== undefined) setText(analyser, abs(p.oldRel), p.before);
+      const callers = tree ? callerFiles(analyser, tree, checked, options.engine?.lockIndex) : [];
+      const beforeFiles = [...checked.filter((p) => p.oldRel && p.before !== undefined).map((p) => abs(p.oldRel!)), ...callers];
+      const beforeFindings = new Map<string, Finding[]>();
+      for (const f of beforeFiles) beforeFindings.set(f, checkFile(analyser, f, options.token));
+
+      // After: the patched texts, with the old text as the ABI base of each changed uapi header.
+      for (const p of plans) {
+        if (p.oldRel && p.oldRel !== p.newRel && p.mode === 'tree') setText(analyser, abs(p.oldRel), undefined);
+        if (p.newRel && p.after !== undefined) setText(analyser, abs(p.newRel), p.after);
+      }
+      for (const p of checked) {
+        if (!p.newRel || p.after === undefined || p.before === undefined || !analyser.isUapi(abs(p.newRel))) continue;
+        analyser.setBase(abs(p.newRel), { text: p.before, label: `${p.oldRel ?? p.newRel} before this patch`, location: abs(p.oldRel ?? p.newRel) });
+      }
+      const changed = changedFunctionsOf(analyser, checked, abs);
+      for (const p of checked) {
+        if (!p.newRel || p.after === undefined) continue;
+        const file = abs(p.newRel);
+        const before = p.oldRel ? beforeFindings.get(abs(p.oldRel)) ?? [] : [];
+        const beforeText = p.before ?? '';
+        const introduced = newFindings(before, beforeText, checkFile(analyser, file, options.token), p.after);
+        for (const f of introduced) review.findings.push(placeOnPatch(f, p, mail, options.document, docLines, p.newRel, touchedFiles(plans, abs)));
+        analyser.setBase(file, undefined);
+      }
+      for (const caller of callers) {
+        const text = analyser.store.read(caller)?.text ?? '';
+        const introduced = newFindings(beforeFindings.get(caller) ?? [], text, checkFile(analyser, caller, options.token), text);
+        const rel = path.relative(root, caller).split(path.sep).join('/');
+        for (const f of introduced) review.findings.push(placeCallerFinding(f, rel, changed, mail, options.document, docLines));
+      }
+
+      // A hunks-only file's texts are fragments: the next patches must not see them as the file.
+      for (const p of plans) {
+        if (p.mode === 'hunks') {
+          if (p.oldRel) setText(analyser, abs(p.oldRel), undefined);
+          if (p.newRel) setText(analyser, abs(p.newRel), undefined);
+        }
+      }
+    }
+  } finally {
+    analyser.dispose();
+  }
+  review.findings.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character || a.rule.localeCompare(b.rule) || a.message.localeCompare(b.message));
+  return review;
+}
+
+// ---- planning: apply or fall back to the hunks ---------------------------------------------
+
+function planFile(fp: FilePatch, tree: string | undefined, state: Map<string, string | null>, diverged: Set<string>): FilePlan {
+  const oldRel = fp.oldPath;
+  const newRel = fp.newPath;
+  const plan: FilePlan = { fp, oldRel, newRel, mode: 'skipped' };
+  const name = newRel ?? oldRel ?? '';
+  if (fp.binary) return { ...plan, reason: 'binary patch' };
+  const isC = C_FILE.test(name);
+  let reason: string | undefined;
+  if (!tree) reason = 'no tree given';
+  else if (oldRel && diverged.has(oldRel)) reason = 'an earlier patch of the series did not apply to it';
+  else {
+    const before = oldRel === undefined ? undefined : state.has(oldRel) ? state.get(oldRel) ?? undefined : readTreeFile(tree, oldRel);
+    if (fp.status !== 'added' && before === undefined) reason = `${oldRel} is not in the tree`;
+    else {
+      const applied = applyFilePatch(before, fp);
+      if (applied.ok) {
+        if (oldRel && oldRel !== newRel) state.set(oldRel, null);
+        if (newRel) state.set(newRel, applied.text ?? null);
+        return { ...plan, mode: isC ? 'tree' : 'skipped', reason: isC ? undefined : 'not a C file', before, after: applied.text };
+      }
+      reason = `hunk ${applied.hunk + 1} does not apply: ${applied.reason}`;
+    }
+  }
+  if (newRel) diverged.add(newRel);
+  if (!isC) return { ...plan, reason: 'not a C file' };
+  const texts = hunksOnlyTexts(fp);
+  return {
+    ...plan, mode: 'hunks', reason,
+    before: fp.status === 'added' ? undefined : texts.oldText,
+    after: fp.status === 'deleted' ? undefined : texts.newText,
+  };
+}
+
+/** A file of the tree, if it is a regular file inside it (symlinks out of the tree are not followed). */
+function readTreeFile(tree: string, rel: string): string | undefined {
+  const file = path.resolve(tree, rel);
+  if (!isInside(tree, file)) return undefined;
+  try {
+    const st = lstatSync(file);
+    if (!st.isFile() && !st.isSymbolicLink()) return undefined;
+    const real = realpathSync(file);
+    if (!isInside(realpathSync(tree), real)) return undefined;
+    const rst = lstatSync(real);
+    if (!rst.isFile() || rst.size > MAX_FILE_BYTES) return undefined;
+    const text = readFileSync(real, 'utf8');
+    return text.includes('\0') ? undefined : text;
+  } catch {
+    return undefined;
+  }
+}
+
+function isInside(root: string, file: string): boolean {
+  const rel = path.relative(root, file);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+// ---- analysis --------------------------------------------------------------------------------
+
+function setText(analyser: Analyser, file: string, text: string | undefined): void {
+  if (text === undefined) analyser.closeDocument(file);
+  else if (analyser.store.read(file)?.text !== text || !analyser.store.isOpen(file)) analyser.openDocument(file, text, 1);
+}
+
+function checkFile(analyser: Analyser, file: string, token?: CancelToken): Finding[] {
+  // The lock rules analyse the whole index: not worth it for a uapi header, which has no functions.
+  return analyser.check(file, token, { projectRules: !analyser.isUapi(file) });
+}
+
+/** Files of the lock index (other than the touched ones) that name a function the patch changes. */
+function callerFiles(analyser: Analyser, tree: string, checked: FilePlan[], lockIndex: string[] | undefined): string[] {
+  const names = new Set<string>();
+  for (const p of checked) {
+    if (p.mode !== 'tree') continue;
+    for (const side of ['old', 'new'] as const) {
+      const text = side === 'old' ? p.before : p.after;
+      if (!text) continue;
+      const lines = new Set<number>();
+      for (const h of p.fp.hunks) for (const l of h.lines) if (side === 'old' ? l.kind === '-' && l.oldLine : l.kind === '+' && l.newLine) lines.add(side === 'old' ? l.oldLine! : l.newLine!);
+      const parsed = analyser.store.factsOf({ path: '', text, hash: hashText(text) }).parseText;
+      for (const fn of functionsAt(parsed, lines)) names.add(fn.name);
+    }
+  }
+  if (names.size === 0) return [];
+  const touched = new Set(checked.flatMap((p) => [p.oldRel, p.newRel]).filter((x): x is string => !!x).map((r) => path.join(tree, r)));
+  const word = new RegExp(`\\b(?:${[...names].map(escapeRegExp).join('|')})\\b`);
+  const out: string[] = [];
+  for (const f of indexFiles(tree, lockIndex ?? DEFAULT_LOCK_INDEX)) {
+    if (touched.has(f)) continue;
+    const text = analyser.store.read(f)?.text;
+    if (text && word.test(text)) out.push(f);
+    if (out.length >= MAX_CALLER_FILES) break;
+  }
+  return out;
+}
+
+/** The functions each checked file's patch changes (new side), with the input line of their first change. */
+function changedFunctionsOf(analyser: Analyser, checked: FilePlan[], abs: (rel: string) => string): { name: string; docLine: number; file: string }[] {
+  const out: { name: string; docLine: number; file: string }[] = [];
+  for (const p of checked) {
+    if (!p.newRel || p.after === undefined) continue;
+    const changedLines = new Map<number, number>();
+    for (const h of p.fp.hunks) for (const l of h.lines) if (l.kind === '+' && l.newLine) changedLines.set(l.newLine, l.docLine);
+    const src = analyser.store.read(abs(p.newRel));
+    if (!src || changedLines.size === 0) continue;
+    const fns: ChangedFunction[] = functionsAt(analyser.store.factsOf(src).parseText, changedLines.keys());
+    for (const fn of fns) {
+      const first = [...changedLines].filter(([line]) => line >= fn.startLine && line <= fn.endLine).sort((a, b) => a[0] - b[0])[0];
+      if (first) out.push({ name: fn.name, docLine: first[1], file: p.newRel });
+    }
+  }
+  return out;
+}
+
+/**
+ * The findings of `after` that `before` does not have. Findings move with the lines the patch
+ * adds above them, so they are matched by rule, message (line numbers in it ignored) and the
+ * text of the line they are on, as many times as they occur.
+ */
+export function newFindings(before: Finding[], beforeText: string, after: Finding[], afterText: string): Finding[] {
+  const beforeLines = beforeText.split('\n');
+  const afterLines = afterText.split('\n');
+  const seen = new Map<string, number>();
+  for (const f of before) {
+    const k = findingKey(f, beforeLines);
+    seen.set(k, (seen.get(k) ?? 0) + 1);
+  }
+  return after.filter((f) => {
+    const k = findingKey(f, afterLines);
+    const n = seen.get(k) ?? 0;
+    if (n > 0) {
+      seen.set(k, n - 1);
+      return false;
+    }
+    return true;
+  });
+}
+
+function findingKey(f: Finding, lines: string[]): string {
+  const message = f.message.replace(/(:|\bline |\blines )\d+(-\d+)?/g, '$1#');
+  return `${f.rule}\0${message}\0${(lines[f.range.start.line] ?? '').trim()}`;
+}
+
+// ---- placing findings on the patch ------------------------------------------------------------
+
+function touchedFiles(plans: FilePlan[], abs: (rel: string) => string): Set<string> {
+  return new Set(plans.flatMap((p) => [p.oldRel, p.newRel]).filter((x): x is string => !!x).map(abs));
+}
+
+/** The diff line a finding on (1-based) line `line` of the new file belongs on: that `+` line, else the nearest change. */
+export function nearestChange(fp: FilePatch, line: number): { line: HunkLine; exact: boolean } | undefined {
+  let best: { line: HunkLine; distance: number } | undefined;
+  for (const h of fp.hunks) {
+    let next = h.newStart;
+    for (const l of h.lines) {
+      if (l.kind === '+' && l.newLine === line) return { line: l, exact: true };
+      const at = l.kind === '+' ? l.newLine ?? next : next;
+      if (l.kind !== ' ') {
+        const distance = Math.abs(at - line) + (l.kind === '-' ? 0.5 : 0);
+        if (!best || distance < best.distance) best = { line: l, distance };
+      }
+      if (l.kind !== '-') next = (l.newLine ?? next) + 1;
+    }
+  }
+  return best && { line: best.line, exact: false };
+}
+
+function placeOnPatch(f: Finding, plan: FilePlan, mail: PatchMail, document: string, docLines: string[] | undefined, rel: string, touched: Set<string>): PatchFinding {
+  const target = { file: rel, line: f.range.start.line + 1 };
+  const at = nearestChange(plan.fp, target.line);
+  let range = lineRange(at?.line.docLine ?? plan.fp.headerLine, docLines);
+  if (at?.exact && f.range.start.line === f.range.end.line) {
+    // On the `+` line itself: the finding's columns, shifted by the `+`, when the input line is the diff line verbatim.
+    const raw = docLines?.[at.line.docLine]?.replace(/\r$/, '');
+    if (raw === `+${at.line.text}`) range = { start: { line: at.line.docLine, character: f.range.start.character + 1 }, end: { line: at.line.docLine, character: Math.max(f.range.end.character, f.range.start.character) + 1 } };
+  }
+  return toPatchFinding(f, document, mail.index, target, range, touched);
+}
+
+function placeCallerFinding(f: Finding, rel: string, changed: { name: string; docLine: number; file: string }[], mail: PatchMail, document: string, docLines: string[] | undefined): PatchFinding {
+  const mentioned = changed.find((c) => new RegExp(`\\b${escapeRegExp(c.name)}\\b`).test(f.message)) ?? changed[0];
+  const docLine = mentioned?.docLine ?? mail.files[0]?.headerLine ?? mail.startLine;
+  const target = { file: rel, line: f.range.start.line + 1 };
+  return toPatchFinding(f, document, mail.index, target, lineRange(docLine, docLines), new Set());
+}
+
+function toPatchFinding(f: Finding, document: string, mail: number, target: { file: string; line: number }, range: Finding['range'], touched: Set<string>): PatchFinding {
+  // Related locations in files the patch changes point at lines that only exist after it: left out.
+  const related: RelatedLocation[] = (f.related ?? []).filter((r) => !touched.has(r.file) && !r.file.includes('vfio-review-no-tree-'));
+  return {
+    file: document, range, severity: f.severity, rule: f.rule, mail, target,
+    message: `${target.file}:${target.line}: ${f.message}`,
+    ...(related.length ? { related } : {}),
+  };
+}
+
+function problemFinding(document: string, mail: number, p: { line: number; severity: Severity | 'error' | 'warning' | 'info'; message: string }): PatchFinding {
+  return {
+    file: document, mail, rule: PATCH_INPUT_RULE, severity: p.severity,
+    range: { start: { line: Math.max(0, p.line), character: 0 }, end: { line: Math.max(0, p.line), character: 0 } },
+    target: { file: '', line: 0 }, message: p.message,
+  };
+}
+
+function lineRange(line: number, docLines: string[] | undefined): Finding['range'] {
+  const length = docLines?.[line]?.replace(/\r$/, '').length ?? 0;
+  return { start: { line, character: 0 }, end: { line, character: length } };
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -33,6 +33,7 @@ import {
   uriToPath,
 } from './formats/lsp';
 import type { LayoutReport, Position } from './engine/types';
+import { PatchDocuments, isPatchPath } from './patch-documents';
 
 export const STATUS_NOTIFICATION = 'vfioReview/status';
 
@@ -69,6 +70,13 @@ export function parseBaseUri(uri: string): { file: string; commit: string } | un
 
 /** Client -> server: `{ uri, typeName?, position? }` -> LayoutResponse (the webview's data). */
 export const LAYOUT_REQUEST = 'vfioReview/layout';
+/**
+ * Sent by the client's "Draft Review Reply" (client/src/patch-commands.ts): params
+ * `{ uri, line }`, result `{ text, patch, subject }` for the patch whose mail holds `line`, or null.
+ */
+export const DRAFT_REPLY_REQUEST = 'vfioReview/draftReply';
+/** Patch documents are reviewed this long after the last edit (a whole series is re-applied). */
+const PATCH_DEBOUNCE_MS = 400;
 
 export interface LayoutResponse {
   uri: string;
@@ -116,6 +124,20 @@ interface OpenDoc {
   projectFindings?: Finding[];
 }
 
+/** A patch, mail or mbox open in the editor: reviewed as a whole on every version. */
+interface OpenPatch {
+  uri: string;
+  path: string;
+  timer?: ReturnType<typeof setTimeout>;
+  token?: { isCancellationRequested: boolean };
+}
+
+/** A patch document, by extension or language id (`vfio-patch`), on disk. */
+export function isPatchDocument(uri: string, languageId: string): boolean {
+  const file = uriToPath(uri);
+  return file !== undefined && isPatchPath(file, languageId);
+}
+
 /** After typing stops this long, the rules that analyse the whole index run too. */
 const PROJECT_RULES_DELAY_MS = 750;
 
@@ -138,6 +160,8 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   const repoLookups = new Map<string, Promise<RepoLookup>>();
   const commits = new Map<string, { commit: Promise<string | undefined>; at: number }>();
   const open = new Map<string, OpenDoc>();
+  const openPatches = new Map<string, OpenPatch>();
+  const patches = new PatchDocuments();
   let resolveReady!: (e: AnalysisService | undefined) => void;
   const engineReady = new Promise<AnalysisService | undefined>((r) => (resolveReady = r));
 
@@ -224,6 +248,8 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   }
 
   function onEdited(updated: TextDocument, changes: TextDocumentContentChangeEvent[]): void {
+    const patch = openPatches.get(updated.uri);
+    if (patch && !shuttingDown) schedulePatch(patch);
     const doc = open.get(updated.uri);
     if (!doc || shuttingDown) return;
     if (engine) {
@@ -245,7 +271,16 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   }
 
   documents.onDidOpen(({ document }) => {
-    if (shuttingDown || !isCheckedDocument(document.uri, document.languageId)) return;
+    if (shuttingDown) return;
+    if (isPatchDocument(document.uri, document.languageId)) {
+      const previous = openPatches.get(document.uri);
+      if (previous) cancelPatch(previous);
+      const patch: OpenPatch = { uri: document.uri, path: uriToPath(document.uri)! };
+      openPatches.set(document.uri, patch);
+      schedulePatch(patch, 0);
+      return;
+    }
+    if (!isCheckedDocument(document.uri, document.languageId)) return;
     const doc: OpenDoc = { uri: document.uri, path: uriToPath(document.uri)!, inEngine: false };
     const previous = open.get(document.uri);
     if (previous) cancel(previous);
@@ -255,6 +290,14 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   });
 
   documents.onDidClose(({ document }) => {
+    const patch = openPatches.get(document.uri);
+    if (patch) {
+      cancelPatch(patch);
+      openPatches.delete(document.uri);
+      patches.forget(patch.path);
+      connection.sendDiagnostics({ uri: patch.uri, diagnostics: [] }).catch(() => undefined);
+      return;
+    }
     const doc = open.get(document.uri);
     if (!doc) return;
     cancel(doc);
@@ -320,6 +363,40 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
     const diagnostics = findingsToDiagnostics(mine, { docsBase, uriForPath });
     await connection.sendDiagnostics({ uri: doc.uri, version, diagnostics }).catch(() => undefined);
     if (phase === 'fast' && PROJECT_RULE_IDS.size && !doc.timer) schedule(doc, PROJECT_RULES_DELAY_MS, 'full');
+  }
+
+  // --- patch documents ------------------------------------------------------------------------
+
+  function cancelPatch(patch: OpenPatch): void {
+    if (patch.timer) clearTimeout(patch.timer);
+    patch.timer = undefined;
+    if (patch.token) patch.token.isCancellationRequested = true;
+    patch.token = undefined;
+  }
+
+  function schedulePatch(patch: OpenPatch, delay = PATCH_DEBOUNCE_MS): void {
+    cancelPatch(patch);
+    patch.timer = setTimeout(() => {
+      patch.timer = undefined;
+      void reviewPatch(patch);
+    }, delay);
+  }
+
+  /** Reviews the document's current version and publishes the findings its patches introduce. */
+  async function reviewPatch(patch: OpenPatch): Promise<void> {
+    // The engine's start loads the parser the review needs.
+    if (!(await engineReady) || shuttingDown || openPatches.get(patch.uri) !== patch) return;
+    const text = documents.get(patch.uri);
+    if (!text) return;
+    const token = { isCancellationRequested: false };
+    patch.token = token;
+    const version = text.version;
+    const findings = await guarded(`reviewing ${patch.path}`, null, () => patches.review(patch.path, text.getText(), version, engineOptions(), workspaceFolder, token));
+    const current = documents.get(patch.uri);
+    if (!findings || token.isCancellationRequested || openPatches.get(patch.uri) !== patch || current?.version !== version) return;
+    if (patch.token === token) patch.token = undefined;
+    const diagnostics = findingsToDiagnostics(findings.filter((f) => samePath(f.file, patch.path)), { docsBase, uriForPath });
+    await connection.sendDiagnostics({ uri: patch.uri, version, diagnostics }).catch(() => undefined);
   }
 
   /** The URI the client used for an open file, so related locations match its editors. */
@@ -434,6 +511,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
 
   function recheckAll(): void {
     for (const doc of open.values()) schedule(doc);
+    for (const patch of openPatches.values()) schedulePatch(patch);
   }
 
   // --- settings -------------------------------------------------------------------------------
@@ -544,6 +622,11 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
 
   connection.onHover((params) =>
     guarded('hover', null, async () => {
+      const patch = openPatches.get(params.textDocument.uri);
+      if (patch) {
+        if (!(await engineReady) || shuttingDown) return null;
+        return hoverToLsp(patches.hover(patch.path, params.position, engineOptions()));
+      }
       const doc = open.get(params.textDocument.uri);
       if (!doc) return null;
       const e = await engineReady;
@@ -585,6 +668,21 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
       const r = await readyDoc(params.textDocument.uri);
       if (!r || settings.inlayHints !== true) return [];
       return r.e.inlayHints(r.doc.path, params.range).map(inlayHintToLsp);
+    }),
+  );
+
+  connection.onRequest(DRAFT_REPLY_REQUEST, (params: { uri?: unknown; line?: unknown }) =>
+    guarded('drafting a reply', null, async () => {
+      if (typeof params?.uri !== 'string' || typeof params.line !== 'number') return null;
+      const patch = openPatches.get(params.uri);
+      if (!patch) return null;
+      // The review of the version on screen, if one is pending.
+      const shown = documents.get(patch.uri)?.version;
+      if (patch.timer || patches.get(patch.path)?.version !== shown) {
+        cancelPatch(patch);
+        await reviewPatch(patch);
+      }
+      return patches.reply(patch.path, params.line, docsBase);
     }),
   );
 
@@ -645,6 +743,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   connection.onShutdown(() => {
     shuttingDown = true;
     for (const doc of open.values()) cancel(doc);
+    for (const patch of openPatches.values()) cancelPatch(patch);
     if (engine) {
       try {
         engine.dispose();

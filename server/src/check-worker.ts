@@ -7,15 +7,23 @@ import type { Analyser } from './engine/analyser';
 import { FindingsCache } from './engine/cache/findings';
 import { checkFile, type CheckWorkerData, type FromWorker, type ToWorker } from './check-files';
 
-async function serve(): Promise<void> {
-  const port = parentPort;
-  if (!port) throw new Error('check-worker.js runs as a worker thread of the CLI');
-  const data = workerData as CheckWorkerData;
-  const engine = (await createEngine(data.options)) as Analyser;
+const port = parentPort;
+if (!port) throw new Error('check-worker.js runs as a worker thread of the CLI');
+const data = workerData as CheckWorkerData;
+const send = (message: FromWorker) => port.postMessage(message);
+
+// The listener is attached at once: it keeps the thread alive while the parser's wasm compiles
+// (a pending compile alone does not, and the thread would end with exit code 0). Messages that
+// arrive before the engine is ready wait in `early`.
+const early: ToWorker[] = [];
+let handle = (message: ToWorker) => void early.push(message);
+port.on('message', (message: ToWorker) => handle(message));
+
+createEngine(data.options).then((service) => {
+  const engine = service as Analyser;
   for (const { file, base } of data.bases) engine.setBase(file, base);
   const cache = data.cache ? new FindingsCache(data.cache.dir, data.cache.stamp) : undefined;
-  const send = (message: FromWorker) => port.postMessage(message);
-  port.on('message', (message: ToWorker) => {
+  handle = (message) => {
     if (message.kind === 'check') send({ kind: 'result', result: checkFile(engine, cache, message.file) });
     else if (message.kind === 'config') send({ kind: 'config', problems: engine.configProblems(message.file) });
     else {
@@ -23,10 +31,11 @@ async function serve(): Promise<void> {
       engine.dispose();
       port.close();
     }
+  };
+  for (const message of early.splice(0)) handle(message);
+}, (error) => {
+  // A failure to start (the parser's wasm missing) ends the thread with an error event in the CLI.
+  setImmediate(() => {
+    throw error;
   });
-}
-
-// A failure to start (the parser's wasm missing) ends the thread with an error event in the CLI.
-serve().catch((error) => {
-  throw error;
 });

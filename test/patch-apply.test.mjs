@@ -633,6 +633,28 @@ for (let seed = 101; seed <= 140; seed++) {
   });
 }
 
+test('hunks only, bad input: hunks that disagree about a line, lines far beyond any file, unnumbered lines', () => {
+  const fn = ['static int demo_a(void)', '{', '\treturn 0;', '}'];
+  const hunk = (start, lines) => ({ oldStart: start, oldLines: lines.length, newStart: start, newLines: lines.length, section: '', headerLine: 0,
+    lines: lines.map((text, i) => ({ kind: ' ', text, docLine: 0, oldLine: start + i, newLine: start + i })) });
+  // Two hunks claim line 3 with different texts: the construct holding it is not kept.
+  const conflicting = hunksOnlyTexts({ status: 'modified', binary: false, headerLine: 0, hunks: [hunk(1, fn), hunk(3, ['\treturn 1;', '}'])] });
+  assert.deepEqual(conflicting.newKept, []);
+  assert.equal(conflicting.newText.trim(), '');
+  // A header far beyond any real file: those lines are not followed (no huge text), the rest is.
+  const far = hunksOnlyTexts({ status: 'modified', binary: false, headerLine: 0, hunks: [hunk(1, fn), hunk(4_000_000_000, fn)] });
+  assert.deepEqual(far.newKept, [{ start: 1, end: 4 }]);
+  assert.ok(far.newText.length < 100);
+  // Lines the reader did not number are placed by the header.
+  const unnumbered = hunk(10, fn);
+  for (const l of unnumbered.lines) { delete l.oldLine; delete l.newLine; }
+  const placed = hunksOnlyTexts({ status: 'modified', binary: false, headerLine: 0, hunks: [unnumbered] });
+  assert.deepEqual(placed.newKept, [{ start: 10, end: 13 }]);
+  assert.equal(placed.newText.split('\n')[9], 'static int demo_a(void)');
+  // Nothing at all.
+  assert.deepEqual(hunksOnlyTexts({ status: 'modified', binary: false, headerLine: 0, hunks: [] }), { oldText: '', newText: '', oldKept: [], newKept: [] });
+});
+
 test('hunks only: a 10,000-hunk patch finishes (hang guard)', { timeout: 120_000 }, () => {
   const hunks = [];
   for (let k = 0; k < 10_000; k++) {

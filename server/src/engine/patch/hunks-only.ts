@@ -6,9 +6,12 @@
 // the end of something the hunk cut (the tail of a comment, of a macro, of a function or struct
 // body): that is recognised first and blanked; then tree-sitter parses the rest, and top-level
 // pieces that have parse errors, do not start in column 0 (kernel style: a statement or member
-// of an enclosing body) or are dangling `#if`/`#endif` halves are blanked too.
+// of an enclosing body) or are dangling `#if`/`#endif` halves are blanked too. A conditional
+// block the run holds whole is one construct; one it cuts loses its directive lines and keeps
+// what is whole inside it. `#define`s (blanked in the text tree-sitter sees) are constructs of
+// their own unless a kept or blanked construct holds them (a flag define in a struct body).
 //
-// Needs the parser loaded (`await loadParser()`).
+// Synchronous: the caller loads the parser first (`await loadParser()`; the Analyser does).
 import { blankKernelC } from '../parse/blank';
 import { parseText } from '../parse/parser';
 import { scanDirectives, type Directive } from '../preprocess/directives';

@@ -206,6 +206,10 @@ async function runCheck(args: string[], out: Output): Promise<number> {
   }
   const writeError = run.cacheStats.find((stats) => stats?.writeErrors)?.lastWriteError;
   if (writeError) out.stderr(`vfio-review: note: the cache in ${cacheDir} was not written (${writeError}); findings are unaffected\n`);
+  if (cacheDir !== undefined && process.env.VFIO_REVIEW_CACHE_STATS) {
+    const total = (key: 'hits' | 'misses' | 'dropped' | 'written') => run.cacheStats.reduce((sum, stats) => sum + (stats?.[key] ?? 0), 0);
+    out.stderr(`vfio-review: cache ${cacheDir}: ${total('hits')} hits, ${total('misses')} misses, ${total('dropped')} dropped, ${total('written')} written\n`);
+  }
   findings.sort(compareFindings);
   printFindings(findings, format, out, new Set(bases.map(({ base }) => base.location)));
 
@@ -228,7 +232,12 @@ function parseCacheDir(value: string | undefined, disabled: boolean | undefined)
   }
   if (value === '') throw new CliError('--cache: empty folder name');
   const dir = path.resolve(value ?? defaultCacheDir());
-  const stat = fs.statSync(dir, { throwIfNoEntry: false });
+  let stat;
+  try {
+    stat = fs.statSync(dir, { throwIfNoEntry: false });
+  } catch (error) {
+    throw new CliError(`--cache ${value ?? dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
   if (stat && !stat.isDirectory()) throw new CliError(`--cache ${value ?? dir}: not a directory`);
   return dir;
 }

@@ -552,3 +552,16 @@ test('a mail cut off inside its attachment: the unclosed multipart and the short
   assert.match(mail.problems[0].message, /not closed by "--_002_BN9PR11MB5276_--"/);
   assert.match(mail.problems[1].message, /hunk cut short: @@ -2410,6 \+2410,8 @@ promises 6 old and 8 new lines, 3 and 4 found before the end of the input/);
 });
+
+test('cover letter without 00/N: a series mail with no diff before the first patch; a reply after it is not one', () => {
+  const mail = (sha, subject, body) => `From ${sha} Mon Sep 17 00:00:00 2001\nFrom: Alex <alex@example.org>\nSubject: ${subject}\n\n${body}\n`;
+  const patch = fileHeader('drivers/vfio/vfio_main.c') + '@@ -1 +1 @@\n-a\n+b\n-- \n2.43.0\n';
+  const text = [
+    mail('a'.repeat(40), '[PATCH v2] vfio: Series of one, with a note first', 'Why this series exists.'),
+    mail('b'.repeat(40), '[PATCH v2] vfio: The change', patch),
+    mail('c'.repeat(40), 'Re: [PATCH v2] vfio: The change', 'Looks good.'),
+  ].join('\n');
+  const input = readPatchInput(text);
+  assert.deepEqual(input.mails.map((m) => [m.isCover, m.files.length, m.tag?.raw]), [[true, 0, 'PATCH v2'], [false, 1, 'PATCH v2'], [false, 0, 'PATCH v2']]);
+  assert.deepEqual(input.mails[1].problems, []);
+});

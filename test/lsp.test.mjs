@@ -557,7 +557,7 @@ test('package.json documents every setting, with the engine\'s ABI names', async
   );
   const checked = config.validateSettings({ ...defaults, trace: { server: 'off' } }, { abis: engine.ALL_ABIS, rules: engine.RULES.map((r) => r.id) });
   assert.deepEqual(checked.errors, []);
-  assert.deepEqual(pkg.activationEvents, ['onLanguage:c', 'onLanguage:cpp', 'workspaceContains:**/include/uapi/**']);
+  assert.deepEqual(pkg.activationEvents, ['onLanguage:c', 'onLanguage:cpp', 'workspaceContains:**/include/uapi/**', 'onLanguage:vfio-patch']);
   const commands = pkg.contributes.commands.map((c) => c.command).sort();
-  assert.deepEqual(commands, ['vfioReview.compareWithBase', 'vfioReview.restartServer', 'vfioReview.showLayout', 'vfioReview.showOutput']);
+  assert.deepEqual(commands, ['vfioReview.compareWithBase', 'vfioReview.draftReply', 'vfioReview.restartServer', 'vfioReview.reviewPatchFile', 'vfioReview.showLayout', 'vfioReview.showOutput']);
 });

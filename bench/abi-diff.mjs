@@ -16,7 +16,7 @@ function time(fn) {
 }
 
 /** Headers as userspace sees them, without headers_install: asm-generic wrappers and stubs. */
-function shimDir(root, kernel) {
+export function shimDir(root, kernel) {
   const dir = path.join(root, `shim-${path.basename(kernel)}`);
   mkdirSync(path.join(dir, 'asm'), { recursive: true });
   mkdirSync(path.join(dir, 'linux'), { recursive: true });

@@ -2,7 +2,12 @@
 // Benchmarks of vfio-review on a real kernel tree (Debian's linux-source-6.12):
 //  (a) the language server: cold time to the first diagnostics, didChange -> publishDiagnostics
 //      latency over scripted edits, hover latency, and the server's memory;
-//  (b) the CLI: wall time of `check` on two real uapi headers.
+//  (b) the CLI: wall time of `check` on two real uapi headers;
+//  (c) side by side with the peers, each in its own module: abi-diff vs gcc+abidiff
+//      (abi-diff.mjs), layout vs gcc+pahole (layout.mjs), the whole-uapi 6.1 -> 6.12 comparison
+//      vs the check-uapi pipeline (uapi-compare.mjs), the parse-only floor vs check
+//      (check-parse.mjs), the findings cache cold vs warm (cache.mjs), the lock analysis
+//      (locks.mjs) and the whole-tree check with --jobs 1 and 2 (tree-scan.mjs).
 // It prints one table and writes bench/results.json. Measurements only: nothing here fails on a
 // time, and the tests never time anything.
 //
@@ -18,6 +23,11 @@ import { createRequire } from 'node:module';
 
 import { benchAbiDiff } from './abi-diff.mjs';
 import { benchLocks } from './locks.mjs';
+import { benchCheckParse } from './check-parse.mjs';
+import { benchLayout } from './layout.mjs';
+import { benchUapiCompare } from './uapi-compare.mjs';
+import { benchTreeScan } from './tree-scan.mjs';
+import { benchCache } from './cache.mjs';
 
 const require = createRequire(import.meta.url);
 // The JSON-RPC client side of LSP (a devDependency); CommonJS, hence require.
@@ -41,6 +51,10 @@ function parseArgs(argv) {
     headers: ['include/uapi/linux/vfio.h', 'include/uapi/linux/iommufd.h'],
     out: path.join(repo, 'bench', 'results.json'),
     timeoutMs: 120_000,
+    // The whole-tree scan takes long (one run of each --jobs); --tree-dirs narrows it, --no-tree skips it.
+    tree: true,
+    treeDirs: undefined,
+    treeRuns: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -62,6 +76,9 @@ function parseArgs(argv) {
       case '--runs': opts.runs = Math.max(1, int()); break;
       case '--file': opts.file = val(); break;
       case '--out': opts.out = path.resolve(val()); break;
+      case '--no-tree': opts.tree = false; break;
+      case '--tree-dirs': opts.treeDirs = val().split(',').map((d) => d.trim()).filter(Boolean); break;
+      case '--tree-runs': opts.treeRuns = Math.max(1, int()); break;
       case '-h': case '--help': usage(); break;
       default: usage(`unknown argument '${a}'`);
     }
@@ -73,6 +90,12 @@ function parseArgs(argv) {
 
 function usage(error) {
   const text = `usage: node bench/run.mjs [--install] [--kernel DIR] [--edits N] [--hovers N] [--runs N] [--file REL] [--out FILE]
+                         [--no-tree | --tree-dirs DIR,DIR... | --tree-runs N]
+
+Peers it measures against, when installed (nothing is installed unless --install, which only
+extracts the kernel sources): Debian gcc-multilib (gcc -m32), dwarves (pahole), abigail-tools
+(abidiff), and linux-source-6.1 extracted by ../shared/scripts/kernel-src 6.1 (abi-diff and the
+whole-uapi comparison). A missing peer leaves its row with vfio-review's figure only.
 
 Needs an extracted Debian linux-source-${KERNEL_VERSION} tree, made by
   ../shared/scripts/kernel-src ${KERNEL_VERSION}
@@ -509,6 +532,24 @@ function printTable(results) {
     rows.push(['abi-diff', `6.1 -> ${KERNEL_VERSION} ${a.header}, x86_64+i386 (median of ${a.runs})`,
       a.ratio !== undefined ? `vfio-review ${fmt(a.vfioReviewMs)} vs gcc+abidiff ${fmt(a.gccAbidiffMs)}: ${a.ratio.toFixed(2)}x` : `vfio-review ${fmt(a.vfioReviewMs)} (${a.note})`]);
   }
+  const cp = results.checkParse;
+  if (cp?.error) rows.push(['check', 'parse floor vs check, VFIO set', `error: ${cp.error}`]);
+  else if (cp) rows.push(['check', `VFIO set, ${cp.files} files ${cp.mb} MB, --jobs 1 (median of ${cp.runs})`, `parse only ${fmt(cp.parseMs)} (${cp.parseMBps} MB/s) vs check ${fmt(cp.checkMs)} (${cp.checkMBps} MB/s): check/parse ${cp.ratio}`]);
+  const lay = results.layout;
+  if (lay?.error) rows.push(['layout', lay.header, `error: ${lay.error}`]);
+  else if (lay) rows.push(['layout', `${lay.header}, ${lay.types} types, x86_64+i386 (median of ${lay.runs})`, lay.ratio !== undefined ? `vfio-review ${fmt(lay.vfioReviewMs)} vs gcc -g -c + pahole ${fmt(lay.gccPaholeMs)}: ${lay.ratio}x` : `vfio-review ${fmt(lay.vfioReviewMs)} (${lay.note})`]);
+  const uc = results.uapiCompare;
+  if (uc?.error) rows.push(['uapi', 'whole-uapi 6.1 -> 6.12', `error: ${uc.error}`]);
+  else if (uc?.vfioReviewMs !== undefined) rows.push(['uapi', `whole-uapi 6.1 -> ${KERNEL_VERSION}, ${uc.headers} changed headers, x86_64+i386`, uc.ratio !== undefined ? `vfio-review ${fmt(uc.vfioReviewMs)} vs gcc+abidiff per header ${fmt(uc.gccAbidiffMs)} (headers_install not timed): ${uc.ratio}x` : `vfio-review ${fmt(uc.vfioReviewMs)} (${uc.note})`]);
+  const ca = results.cache;
+  if (ca?.error) rows.push(['cache', 'cold vs warm', `error: ${ca.error}`]);
+  else if (ca) rows.push(['cache', `check of the VFIO set, cold vs warm cache (median of ${ca.runs})`, `${fmt(ca.coldMs)} vs ${fmt(ca.warmMs)}: ${ca.speedup}x (${ca.warmHits} hits)`]);
+  const ts = results.treeScan;
+  if (ts?.error) rows.push(['tree', 'whole-tree check', `error: ${ts.error}`]);
+  else if (ts?.jobs) {
+    const j = (n) => ts.jobs[n] ? `--jobs ${n} ${fmt(ts.jobs[n].ms)} ${ts.jobs[n].MBps} MB/s peak ${fmt(ts.jobs[n].peakRssMiB, 'MiB')}` : '-';
+    rows.push(['tree', `check ${ts.files} files ${ts.mb} MB (${ts.dirs.length} folders)`, `${j(1)}; ${j(2)}; speedup ${ts.speedup}`]);
+  }
   for (const c of results.cli) {
     rows.push(['cli', `check ${c.header} (median of ${c.runs})`, c.error ? `error: ${c.error}` : `${fmt(c.medianMs)} (exit ${c.exitCode}, ${c.outputLines} lines)`]);
   }
@@ -543,6 +584,17 @@ async function main() {
   console.error('bench: lock analysis over the index, cold and after one edit ...');
   const locks = benchLocks({ repo, kernel });
 
+  console.error(`bench: parse-only floor vs check on the VFIO set (${opts.runs} runs) ...`);
+  const checkParse = benchCheckParse({ repo, kernel, runs: opts.runs });
+  console.error(`bench: layout of linux/vfio.h vs gcc -g -c + pahole (${opts.runs} runs) ...`);
+  const layout = benchLayout({ repo, kernel, runs: opts.runs });
+  console.error(oldKernel ? 'bench: whole-uapi 6.1 -> 6.12 vs the check-uapi pipeline ...' : 'bench: no 6.1 tree: whole-uapi comparison skipped');
+  const uapiCompare = oldKernel ? benchUapiCompare({ repo, oldKernel, newKernel: kernel, runs: 1 }) : { skipped: 'no 6.1 tree' };
+  console.error(`bench: findings cache, cold vs warm (${opts.runs} runs) ...`);
+  const cache = benchCache({ repo, kernel, runs: opts.runs });
+  console.error(opts.tree ? 'bench: whole-tree check --jobs 1 vs --jobs 2 (long) ...' : 'bench: whole-tree scan skipped (--no-tree)');
+  const treeScan = opts.tree ? benchTreeScan({ repo, kernel, runs: opts.treeRuns, ...(opts.treeDirs ? { dirs: opts.treeDirs } : {}) }) : { skipped: '--no-tree' };
+
   const results = {
     date: new Date().toISOString(),
     commit: gitCommit(),
@@ -553,12 +605,17 @@ async function main() {
     cli,
     abiDiff,
     locks,
+    checkParse,
+    layout,
+    uapiCompare,
+    cache,
+    treeScan,
     out: opts.out,
   };
   writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n');
   printTable(results);
   // A failure to measure is not a slow measurement: say so with the exit code.
-  if (server.error || cli.some((c) => c.error) || abiDiff.error) process.exit(1);
+  if (server.error || cli.some((c) => c.error) || abiDiff.error || [checkParse, layout, uapiCompare, cache, treeScan].some((r) => r.error)) process.exit(1);
 }
 
 main().catch((err) => {

@@ -57,7 +57,7 @@ const lineOf = (text, needle) => text.split('\n').findIndex((l) => l.includes(ne
 
 test('capabilities: quick fixes, CodeLens, inlay hints', async (t) => {
   const { init } = await startClient(t);
-  assert.deepEqual(init.capabilities.codeActionProvider, { codeActionKinds: ['quickfix'] });
+  assert.deepEqual(init.capabilities.codeActionProvider, { codeActionKinds: ['quickfix', 'refactor.rewrite'] });
   assert.ok(init.capabilities.codeLensProvider);
   assert.equal(init.capabilities.inlayHintProvider, true);
 });

@@ -564,7 +564,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
       capabilities: {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
         hoverProvider: true,
-        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.RefactorRewrite] },
         codeLensProvider: { resolveProvider: false },
         inlayHintProvider: true,
       },
@@ -647,10 +647,14 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   connection.onCodeAction((params) =>
     guarded('code actions', [], async () => {
       const only = params.context.only;
-      if (only && !only.some((k) => k === CodeActionKind.QuickFix || CodeActionKind.QuickFix.startsWith(`${k}.`))) return [];
+      // A requested kind covers its sub-kinds (`refactor` asks for `refactor.rewrite` too).
+      const wanted = (kind: string) => !only || only.some((k) => kind === k || kind.startsWith(`${k}.`));
+      if (!wanted(CodeActionKind.QuickFix) && !wanted(CodeActionKind.RefactorRewrite)) return [];
       const r = await readyDoc(params.textDocument.uri);
       if (!r) return [];
-      return r.e.codeActions(r.doc.path, params.range).map(({ finding, fix }) => fixToCodeAction(finding, fix, r.doc.uri, { docsBase, uriForPath }));
+      return r.e.codeActions(r.doc.path, params.range)
+        .map(({ finding, fix }) => fixToCodeAction(finding, fix, r.doc.uri, { docsBase, uriForPath }))
+        .filter((action) => wanted(action.kind ?? CodeActionKind.QuickFix));
     }),
   );
 

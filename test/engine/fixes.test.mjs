@@ -113,3 +113,42 @@ test('1 << 31 in a flag gets the 1U << 31 fix, and then is clean', async () => {
     rmSync(root, { recursive: true });
   }
 });
+
+test('lockdep_assert_held() added to a function that only inherits a lock requirement, then checked', async () => {
+  const fixture = path.join(path.dirname(path.dirname(new URL(import.meta.url).pathname)), 'fixtures/locks/devset');
+  const root = mkdtempSync(path.join(tmpdir(), 'vfio-review-fix-'));
+  try {
+    const { cpSync } = await import('node:fs');
+    for (const rel of ['Kbuild', 'include', 'drivers/vfio/vfio_main.c']) cpSync(path.join(fixture, rel), path.join(root, rel), { recursive: true });
+    const file = path.join(root, 'drivers/vfio/pci/helper.c');
+    mkdirSync(path.dirname(file), { recursive: true });
+    const text = [
+      '#include <linux/vfio.h>',
+      '',
+      '/* The device of the set bound to dev; the set lock is the caller\'s business. */',
+      'static struct vfio_device *owner_of(struct vfio_device *vdev, struct device *dev)',
+      '{',
+      '\tstruct vfio_device *owner;',
+      '',
+      '\towner = vfio_find_device_in_devset(vdev->dev_set, dev);',
+      '\treturn owner;',
+      '}',
+      '',
+    ].join('\n');
+    writeFileSync(file, text);
+    const engine = await createEngine({ root });
+    const at = { start: { line: 7, character: 10 }, end: { line: 7, character: 10 } };
+    const actions = engine.codeActions(file, at).filter((a) => !a.finding);
+    assert.deepEqual(actions.map((a) => a.fix.title), ['Add lockdep_assert_held(&vdev->dev_set->lock) to owner_of() (it calls vfio_find_device_in_devset(), which needs the lock)']);
+    const fixed = apply(text, actions[0].fix.edits);
+    assert.match(fixed, /\tstruct vfio_device \*owner;\n\n\tlockdep_assert_held\(&vdev->dev_set->lock\);\n\n\towner = vfio_find_device_in_devset/);
+    // Stated now: no fix offered again, and the requirement is the function's own.
+    engine.openDocument(file, fixed, 2);
+    assert.deepEqual(engine.codeActions(file, { start: { line: 9, character: 1 }, end: { line: 9, character: 1 } }).filter((a) => !a.finding), []);
+    // Outside any function: nothing.
+    assert.deepEqual(engine.codeActions(file, { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }).filter((a) => !a.finding), []);
+    engine.dispose();
+  } finally {
+    rmSync(root, { recursive: true });
+  }
+});

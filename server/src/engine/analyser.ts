@@ -20,6 +20,7 @@ import kernelC from '../../../grammars/kernel-c.json';
 import { isSuppressed, suppressionFix, suppressions } from './suppress';
 import { CONFIG_FILE, loadProjectConfig, severitiesFrom, type ConfigProblem, type LoadedConfig } from './config-file';
 import { layoutLenses, memberHints, type InlayHint, type Lens } from './lenses';
+import { inheritedLockFixes } from './analyses/locks/fixes';
 import { findKernelRoot, hashText, isUnder, SourceStore } from './workspace';
 
 export const DEFAULT_UAPI_GLOBS = ['include/uapi/**', 'arch/*/include/uapi/**'];
@@ -480,14 +481,15 @@ export class Analyser implements AnalysisService {
   }
 
   /** Quick fixes for the findings overlapping `range`: the rules' own, and a suppression comment. */
-  codeActions(file: string, range: Range, findings = this.check(file)): { finding: Finding; fix: Fix }[] {
+  codeActions(file: string, range: Range, findings = this.check(file)): { finding?: Finding; fix: Fix }[] {
     const text = this.store.read(file)?.text ?? '';
-    const out: { finding: Finding; fix: Fix }[] = [];
+    const out: { finding?: Finding; fix: Fix }[] = [];
     for (const f of findings) {
       if (f.range.end.line < range.start.line || f.range.start.line > range.end.line) continue;
       for (const fix of f.fixes ?? []) out.push({ finding: f, fix });
       out.push({ finding: f, fix: suppressionFix(f, text) });
     }
+    if (!this.isUapi(file)) for (const fix of inheritedLockFixes(this, file, range)) out.push({ fix });
     return out;
   }
 

@@ -93,8 +93,12 @@ export interface AnalysisService {
   setBase(path: string, base: BaseVersion | undefined): void;
   /** abi-* findings of `path` against its base, on the new version's lines; [] without a base. */
   compare(path: string, arches?: AbiName[]): Finding[];
-  /** Quick fixes for the findings overlapping `range` (the rules' own, then a suppression comment). */
-  codeActions(path: string, range: Range): { finding: Finding; fix: Fix }[];
+  /**
+   * Quick fixes for the findings overlapping `range` (the rules' own, then a suppression comment),
+   * then fixes that belong to no finding (a lock contract a function inherits, stated with
+   * lockdep_assert_held()).
+   */
+  codeActions(path: string, range: Range): { finding?: Finding; fix: Fix }[];
   /** A CodeLens per struct/union of a uapi header. */
   codeLenses(path: string): Lens[];
   /** pahole-style member offsets as inlay hints (uapi headers). */

@@ -107,11 +107,12 @@ function toLspRange(r: Range): LspRange {
 }
 
 /** A quick fix on the document `uri`, with the diagnostic it fixes attached. */
-export function fixToCodeAction(finding: Finding, fix: Fix, uri: string, opts: DiagnosticOptions = {}): CodeAction {
+/** A fix as a code action: a quick fix of its finding, or a rewrite when it belongs to none. */
+export function fixToCodeAction(finding: Finding | undefined, fix: Fix, uri: string, opts: DiagnosticOptions = {}): CodeAction {
   const action: CodeAction = {
     title: fix.title,
-    kind: CodeActionKind.QuickFix,
-    diagnostics: [findingToDiagnostic(finding, opts)],
+    kind: finding ? CodeActionKind.QuickFix : CodeActionKind.RefactorRewrite,
+    ...(finding ? { diagnostics: [findingToDiagnostic(finding, opts)] } : {}),
     edit: { changes: { [uri]: fix.edits.map((e) => ({ range: toLspRange(e.range), newText: e.newText })) } },
   };
   if (fix.preferred) action.isPreferred = true;

@@ -1,7 +1,7 @@
 // npm run fuzz -- --seconds N [--seed S] [--target T[,T...]] [--guard-ms MS] [--no-save]
 //
 // Fuzzes each target (all by default) for N seconds, longer than the test suite does, and saves
-// each failing input as a regression fixture, test/fixtures/fuzz/<target>/<hash>.<c|h>, which
+// each failing input as a regression fixture, test/fixtures/fuzz/<target>/<hash>.<c|h|patch>, which
 // test/fuzz.test.mjs replays on every run. Exit status 1 when an input failed.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

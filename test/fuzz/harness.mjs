@@ -19,12 +19,12 @@ export const DEFAULT_GUARD_MS = 30_000;
 
 export const inputHash = (bytes) => createHash('sha1').update(bytes).digest('hex').slice(0, 12);
 
-/** The saved failing inputs of a target: test/fixtures/fuzz/<target>/<hash>.<c|h>. */
+/** The saved failing inputs of a target: test/fixtures/fuzz/<target>/<hash>.<c|h|patch>. */
 export function fixturesOf(target) {
   const dir = path.join(FIXTURES_DIR, target);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((f) => /\.[ch]$/.test(f))
+    .filter((f) => /\.(c|h|patch)$/.test(f))
     .sort()
     .map((f) => ({ bytes: readFileSync(path.join(dir, f)), ext: path.extname(f), applied: [`fixture ${target}/${f}`] }));
 }

@@ -191,6 +191,24 @@ export const MUTATIONS = {
     const [s] = randomLine(buf, rng);
     return insertAt(buf, s, b(line));
   },
+  patchHostile(buf, rng) {
+    // Patch-shaped trouble (only where the input is a patch): paths out of the tree, absolute
+    // paths, hunk counts that lie, a hunk repeated into a patch bomb, a mail header folded forever.
+    const text = buf.toString('latin1');
+    if (!text.includes('\n@@ ')) return buf;
+    const pick = rng.int(6);
+    if (pick === 0) return b(text.replace(/([ab])\/include\/uapi\/linux\/fuzz_uapi\.h/g, '$1/../../../../etc/hostname'));
+    if (pick === 1) return b(text.replace(/[ab]\/include\/uapi\/linux\/fuzz_uapi\.h/g, '/etc/hostname'));
+    if (pick === 2) return b(text.replace(/@@ -(\d+),(\d+) \+(\d+),(\d+) @@/, (_m, a, _b, c) => `@@ -${a},${rng.int(100000)} +${c},${rng.pick([0, 1, 99999, 4294967295])} @@`));
+    if (pick === 3) {
+      const start = text.indexOf('\n@@ ');
+      const end = text.indexOf('\n@@ ', start + 1);
+      const hunk = text.slice(start, end < 0 ? text.length : end);
+      return b(text.slice(0, start) + hunk.repeat(1000 + rng.int(20000)) + text.slice(start));
+    }
+    if (pick === 4) return b(text.replace('Subject: ', `Subject: ${'=?utf-8?q?=C3=A9?= \n '.repeat(5000)}`));
+    return b(text.replace('diff --git', `${'From: x <x@y>\n'.repeat(2000)}diff --git`));
+  },
 };
 
 export const MUTATION_NAMES = Object.keys(MUTATIONS);

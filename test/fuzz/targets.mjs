@@ -26,6 +26,7 @@ export function loadSeeds() {
   return {
     '.h': readFileSync(path.join(SEEDS_DIR, 'fuzz_uapi.h')),
     '.c': readFileSync(path.join(SEEDS_DIR, 'fuzz_core.c')),
+    '.patch': readFileSync(path.join(SEEDS_DIR, 'fuzz_series.patch')),
   };
 }
 
@@ -291,6 +292,44 @@ export const TARGETS = {
       const first = await runCli(['abi-diff', seed, file, ...args], env.guardMs, { json: true });
       const second = await runCli(['abi-diff', file, seed, ...args], env.guardMs, { json: true });
       return { calls: 2, slowestMs: Math.max(first.slowestMs, second.slowestMs), slowestCall: 'abi-diff' };
+    },
+  },
+
+  // ---- patches: the reader in process, `vfio-review patch` as a process ------------------------
+
+  'patch-read': {
+    inWorker: true,
+    exts: ['.patch'],
+    async setup() {
+      const { readPatchInput } = require(path.join(repoRoot, 'dist', 'engine.js'));
+      return { readPatchInput, tree: makeTree() };
+    },
+    async teardown(env) {
+      env.tree.remove();
+    },
+    async run(input, env) {
+      const stats = newStats();
+      stats.current = 'readPatchInput (bytes)';
+      const fromBytes = timed(stats, () => env.readPatchInput(new Uint8Array(input.bytes)));
+      stats.current = 'readPatchInput (text)';
+      timed(stats, () => env.readPatchInput(textOf(input.bytes)));
+      if (!fromBytes || !Array.isArray(fromBytes.mails) || !Array.isArray(fromBytes.problems)) throw new Error(`readPatchInput returned ${JSON.stringify(fromBytes)?.slice(0, 200)}`);
+      // readPatchInput turns its own exceptions into a problem: that is a bug found, not an answer.
+      const internal = fromBytes.problems.find((p) => /could not be read/.test(p.message));
+      if (internal) throw new Error(`readPatchInput failed inside: ${internal.message}`);
+      return stats;
+    },
+  },
+  'cli-patch': {
+    exts: ['.patch'],
+    setup: async () => ({ tree: makeTree() }),
+    teardown: async (env) => env.tree.remove(),
+    async run(input, env) {
+      const file = path.join(env.tree.root, 'fuzz_input.patch');
+      writeFileSync(file, input.bytes);
+      const applied = await runCli(['patch', file, '--tree', env.tree.root, '--arch', ARCHES.join(','), '--format', 'json', '--fail-on', 'never'], env.guardMs, { json: true });
+      const alone = await runCli(['patch', file, '--hunks-only', '--arch', ARCHES.join(','), '--format', 'json', '--fail-on', 'never'], env.guardMs, { json: true });
+      return { calls: 2, slowestMs: Math.max(applied.slowestMs, alone.slowestMs), slowestCall: 'patch' };
     },
   },
 

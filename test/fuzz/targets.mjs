@@ -267,7 +267,7 @@ export const TARGETS = {
     async run(input, env) {
       const file = env.tree.inputPath(input.ext);
       writeFileSync(file, input.bytes);
-      return runCli(['check', file, '--root', env.tree.root, '--arch', ARCHES.join(','), '--format', 'json', '--fail-on', 'never'], env.guardMs, { json: true });
+      return runCli(['check', file, '--no-cache', '--root', env.tree.root, '--arch', ARCHES.join(','), '--format', 'json', '--fail-on', 'never'], env.guardMs, { json: true });
     },
   },
   'cli-layout': {

@@ -99,6 +99,8 @@ export interface AnalysisResult {
   heldAt: Map<FunctionIR, HeldPoint[]>;
   /** Field accesses of known struct type, per function, with the locks held there. */
   accesses: Map<FunctionIR, AccessPoint[]>;
+  /** How the fixed point was reached: rounds, functions analysed, earlier analyses reused, warm start. */
+  stats?: { rounds: number; analysed: number; reused: number; warm: boolean };
 }
 
 export function buildProgram(files: FileIR[]): Program {
@@ -160,11 +162,58 @@ function summaryKey(s: Summary): string {
   ].join('|');
 }
 
-export function analyseProgram(p: Program, maxRounds = 30): AnalysisResult {
+/** What analysing one function gives: its summary, what the rules report, the calls it makes. */
+interface Analysed {
+  summary: Summary;
+  violations: Violation[];
+  findings: LockFinding[];
+  heldAt: HeldPoint[];
+  accesses: AccessPoint[];
+  checked: Set<string>;
+  /** Its direct calls in order, with the lock classes held there (the callees' call sites). */
+  calls: { callee: FunctionIR; classes: Set<string> }[];
+}
+
+/**
+ * Everything analysing a function reads besides the function itself and the program's struct
+ * types: how names resolve, the summaries of other functions, its own previous requirements and
+ * what its callers hold. Recorded, these reads decide whether an earlier analysis still holds.
+ */
+interface Reads {
+  callee(name: string): FunctionIR | undefined;
+  fieldImpls(field: string): FunctionIR[];
+  summary(f: FunctionIR): Summary;
+  ownRequires(): Requirement[];
+  callersHold(cls: string): boolean;
+}
+
+function plainReads(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, Summary>, callSites: CallSites): Reads {
+  return {
+    callee: (name) => resolveCallee(p, fn, name),
+    fieldImpls: (field) => [...(p.fieldFunctions.get(field) ?? [])].map((n) => p.byName.get(n)?.[0]).filter((f): f is FunctionIR => !!f),
+    summary: (f) => summaries.get(f)!,
+    ownRequires: () => [...summaries.get(fn)!.requires.values()],
+    callersHold: (cls) => {
+      const sites = callSites.get(fn);
+      return !!sites?.length && sites.every((s) => s.classes.has(cls));
+    },
+  };
+}
+
+/**
+ * The round-based fixed point as first written: every round analyses every function again, until
+ * no summary key and no call-site count changes (at most `maxRounds` rounds). A function sees the
+ * summaries of the functions before it from this round, of the others from the last one, and its
+ * callers' call sites from the last round. Kept as the reference analyseProgram must equal.
+ */
+export function analyseProgramByRounds(p: Program, maxRounds = 30): AnalysisResult {
   const summaries = new Map<FunctionIR, Summary>(p.functions.map((f) => [f, emptySummary()]));
   let callSites: CallSites = new Map();
   let result: Omit<AnalysisResult, 'summaries'> = { violations: [], findings: [], checkedCallSites: 0, heldAt: new Map(), accesses: new Map() };
+  let analysed = 0;
+  let rounds = 0;
   for (let round = 0; round < maxRounds; round++) {
+    rounds++;
     let changed = false;
     const violations: Violation[] = [];
     const findings: LockFinding[] = [];
@@ -173,7 +222,9 @@ export function analyseProgram(p: Program, maxRounds = 30): AnalysisResult {
     const checked = new Set<string>();
     const nextCallSites: CallSites = new Map();
     for (const fn of p.functions) {
-      const r = analyseFunction(p, fn, summaries, callSites, nextCallSites);
+      const r = analyseFunction(p, fn, plainReads(p, fn, summaries, callSites));
+      analysed++;
+      addCallSites(nextCallSites, fn, r.calls);
       violations.push(...r.violations);
       findings.push(...r.findings);
       heldAt.set(fn, r.heldAt);
@@ -186,7 +237,220 @@ export function analyseProgram(p: Program, maxRounds = 30): AnalysisResult {
     if (!changed && callSitesKey(callSites) === callSitesKey(nextCallSites)) break;
     callSites = nextCallSites;
   }
-  return { summaries, ...result };
+  return { summaries, ...result, stats: { rounds, analysed, reused: 0, warm: false } };
+}
+
+function addCallSites(callSites: CallSites, caller: FunctionIR, calls: Analysed['calls']) {
+  for (const { callee, classes } of calls) {
+    const list = callSites.get(callee) ?? [];
+    list.push({ caller, classes });
+    callSites.set(callee, list);
+  }
+}
+
+// --- Incremental analysis -------------------------------------------------------------------
+
+/** One read of an analysis and its answer then. */
+type Read =
+  | { k: 'callee'; name: string; out: FunctionIR | undefined }
+  | { k: 'impls'; field: string; out: FunctionIR[] }
+  | { k: 'summary'; of: FunctionIR; content: string }
+  | { k: 'own'; content: string }
+  | { k: 'callers'; cls: string; out: boolean };
+
+/** An analysis of a function with the reads it made: it stands wherever those reads answer the same. */
+interface Memo extends Analysed {
+  reads: Read[];
+}
+
+/** The analyses of a finished run, for the next run over a program with some files changed. */
+interface WarmState {
+  structs: string;
+  memos: Map<FunctionIR, Memo[]>;
+}
+
+const warmStates = new WeakMap<AnalysisResult, WarmState>();
+
+/** JSON with Maps, Sets and undefined kept apart, for comparing plain data by content. */
+const contentOf = (x: unknown): string =>
+  JSON.stringify(x, (_k, v) => (v instanceof Map ? { '<map>': [...v] } : v instanceof Set ? { '<set>': [...v] } : v === undefined ? '<undefined>' : v));
+
+const summaryContents = new WeakMap<Summary, string>();
+function summaryContent(s: Summary): string {
+  let c = summaryContents.get(s);
+  if (c === undefined) summaryContents.set(s, (c = contentOf(s)));
+  return c;
+}
+
+const summaryKeys = new WeakMap<Summary, string>();
+function cachedSummaryKey(s: Summary): string {
+  let k = summaryKeys.get(s);
+  if (k === undefined) summaryKeys.set(s, (k = summaryKey(s)));
+  return k;
+}
+
+/** Only the paths of a function's own requirements are read by its next analysis. */
+const ownContent = (reqs: Requirement[]) => contentOf(reqs.map((r) => r.path));
+
+/** The same reads, recorded once each (a read answers the same throughout one analysis). */
+function recordingReads(plain: Reads, log: Read[]): Reads {
+  const callees = new Map<string, FunctionIR | undefined>();
+  const impls = new Map<string, FunctionIR[]>();
+  const read = new Set<FunctionIR>();
+  const callers = new Map<string, boolean>();
+  let own: Requirement[] | undefined;
+  return {
+    callee(name) {
+      if (!callees.has(name)) {
+        const out = plain.callee(name);
+        callees.set(name, out);
+        log.push({ k: 'callee', name, out });
+      }
+      return callees.get(name);
+    },
+    fieldImpls(field) {
+      let out = impls.get(field);
+      if (!out) {
+        impls.set(field, (out = plain.fieldImpls(field)));
+        log.push({ k: 'impls', field, out });
+      }
+      return out;
+    },
+    summary(f) {
+      const s = plain.summary(f);
+      if (!read.has(f)) {
+        read.add(f);
+        log.push({ k: 'summary', of: f, content: summaryContent(s) });
+      }
+      return s;
+    },
+    ownRequires() {
+      if (!own) {
+        own = plain.ownRequires();
+        log.push({ k: 'own', content: ownContent(own) });
+      }
+      return own;
+    },
+    callersHold(cls) {
+      let out = callers.get(cls);
+      if (out === undefined) {
+        callers.set(cls, (out = plain.callersHold(cls)));
+        log.push({ k: 'callers', cls, out });
+      }
+      return out;
+    },
+  };
+}
+
+/** Whether every read of `memo` answers the same now (then analysing again would give `memo`). */
+function stillHolds(memo: Memo, now: Reads, summaries: Map<FunctionIR, Summary>): boolean {
+  for (const r of memo.reads) {
+    switch (r.k) {
+      case 'callee':
+        if (now.callee(r.name) !== r.out) return false;
+        break;
+      case 'impls': {
+        const out = now.fieldImpls(r.field);
+        if (out.length !== r.out.length || out.some((f, i) => f !== r.out[i])) return false;
+        break;
+      }
+      case 'summary': {
+        const s = summaries.get(r.of);
+        if (!s || summaryContent(s) !== r.content) return false;
+        break;
+      }
+      case 'own':
+        if (ownContent(now.ownRequires()) !== r.content) return false;
+        break;
+      case 'callers':
+        if (now.callersHold(r.cls) !== r.out) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+export interface AnalyseOptions {
+  maxRounds?: number;
+  /** The result of an earlier run (over the same or another version of the index) to start from. */
+  warm?: AnalysisResult;
+}
+
+/**
+ * The rounds of analyseProgramByRounds, with each function analysed again only when something
+ * it read changed: every analysis keeps the answers of its reads (names resolved, summaries read,
+ * its own previous requirements, its callers' held classes), and a function whose reads all
+ * answer the same as in one of its earlier analyses takes that analysis's result instead. The
+ * analysis being a pure function of the function and those reads, the rounds, the summaries and
+ * every finding are those of analyseProgramByRounds. With `warm`, the analyses of the earlier run
+ * count too: the functions of unchanged files (same FunctionIR objects) whose reads answer the
+ * same are not analysed again. A change of the program's struct types (read by every function
+ * through its scope) starts cold.
+ */
+export function analyseProgram(p: Program, options: AnalyseOptions = {}): AnalysisResult {
+  const maxRounds = options.maxRounds ?? 30;
+  const structs = contentOf(p.structs);
+  const before = options.warm ? warmStates.get(options.warm) : undefined;
+  const earlier = before && before.structs === structs ? before.memos : undefined;
+  const memos = new Map<FunctionIR, Memo[]>();
+  const summaries = new Map<FunctionIR, Summary>(p.functions.map((f) => [f, emptySummary()]));
+  let callSites: CallSites = new Map();
+  let result: Omit<AnalysisResult, 'summaries'> = { violations: [], findings: [], checkedCallSites: 0, heldAt: new Map(), accesses: new Map() };
+  let analysed = 0;
+  let reused = 0;
+  let rounds = 0;
+  /** This run's analyses of `fn` (most recent first), then the earlier run's not yet taken. */
+  const reuse = (fn: FunctionIR, now: Reads): Memo | undefined => {
+    const mine = memos.get(fn);
+    if (mine) for (let i = mine.length - 1; i >= 0; i--) if (stillHolds(mine[i], now, summaries)) return mine[i];
+    const old = earlier?.get(fn);
+    if (!old) return undefined;
+    for (let i = 0; i < old.length; i++) {
+      if (!stillHolds(old[i], now, summaries)) continue;
+      const [m] = old.splice(i, 1);
+      memos.set(fn, [...(mine ?? []), m]);
+      return m;
+    }
+    return undefined;
+  };
+  for (let round = 0; round < maxRounds; round++) {
+    rounds++;
+    let changed = false;
+    const violations: Violation[] = [];
+    const findings: LockFinding[] = [];
+    const heldAt = new Map<FunctionIR, HeldPoint[]>();
+    const accesses = new Map<FunctionIR, AccessPoint[]>();
+    const checked = new Set<string>();
+    const nextCallSites: CallSites = new Map();
+    for (const fn of p.functions) {
+      const now = plainReads(p, fn, summaries, callSites);
+      let r: Analysed | undefined = reuse(fn, now);
+      if (r) reused++;
+      else {
+        const log: Read[] = [];
+        const m: Memo = { ...analyseFunction(p, fn, recordingReads(now, log)), reads: log };
+        analysed++;
+        const list = memos.get(fn) ?? [];
+        list.push(m);
+        memos.set(fn, list);
+        r = m;
+      }
+      addCallSites(nextCallSites, fn, r.calls);
+      violations.push(...r.violations);
+      findings.push(...r.findings);
+      heldAt.set(fn, r.heldAt);
+      if (r.accesses.length) accesses.set(fn, r.accesses);
+      for (const c of r.checked) checked.add(c);
+      if (cachedSummaryKey(r.summary) !== cachedSummaryKey(summaries.get(fn)!)) changed = true;
+      summaries.set(fn, r.summary);
+    }
+    result = { violations, findings, checkedCallSites: checked.size, heldAt, accesses };
+    if (!changed && callSitesKey(callSites) === callSitesKey(nextCallSites)) break;
+    callSites = nextCallSites;
+  }
+  const out: AnalysisResult = { summaries, ...result, stats: { rounds, analysed, reused, warm: !!earlier } };
+  warmStates.set(out, { structs, memos });
+  return out;
 }
 
 /** Direct calls of each function: the lock classes held there (and required by the caller). */
@@ -198,15 +462,15 @@ function callSitesKey(c: CallSites): string {
   return String(n);
 }
 
-function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, Summary>, callSites: CallSites, nextCallSites: CallSites) {
+function analyseFunction(p: Program, fn: FunctionIR, reads: Reads): Analysed {
   const scope = scopeOf(p, fn);
   const summary = emptySummary();
-  const previous = summaries.get(fn)!;
+  let previousRequires: Requirement[] | undefined;
+  /** What this function required in the previous round. */
+  const previous = () => (previousRequires ??= reads.ownRequires());
   /** Every known direct caller holds a lock of this class when it calls this function. */
-  const callersHoldClass = (cls: string | undefined): boolean => {
-    const sites = callSites.get(fn);
-    return !!cls && !!sites?.length && sites.every((s) => s.classes.has(cls));
-  };
+  const callersHoldClass = (cls: string | undefined): boolean => !!cls && reads.callersHold(cls);
+  const calls: Analysed['calls'] = [];
   const violations: Violation[] = [];
   const findings: LockFinding[] = [];
   const heldAtList: HeldPoint[] = [];
@@ -247,7 +511,7 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
     // requires through its parameters: its callers are checked for that. Only parameter and
     // global requirements count here, so the summaries cannot feed themselves.
     if (owner === 'local' || owner === 'unknown') {
-      const own = [...summary.requires.values(), ...previous.requires.values()]
+      const own = [...summary.requires.values(), ...previous()]
         .filter((r) => r.path.root.kind === 'param' || r.path.root.kind === 'global').map((r) => r.path);
       if (matchHeld(lock, own)) return;
     }
@@ -350,37 +614,36 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
         summary.fieldParamCalls.push({ index: through.root.index, field: through.rest.replace(/^(->|\.)/, ''), args: e.args, held: [...s.held.values()].map((h) => h.path), at: e.at });
       }
       // Through an ops table: what every function assigned to that field requires.
-      const impls = [...(p.fieldFunctions.get(e.callee.field) ?? [])].map((n) => p.byName.get(n)?.[0]).filter((f): f is FunctionIR => !!f);
-      if (!impls.length || !recording) return;
-      const first = summaries.get(impls[0])!;
+      if (!recording) return;
+      const impls = reads.fieldImpls(e.callee.field);
+      if (!impls.length) return;
+      const first = reads.summary(impls[0]);
       for (const [key, req] of first.requires) {
-        if (impls.every((f) => summaries.get(f)!.requires.has(key))) checkRequirement(req, e.args, s.held, [{ fn: `${e.name} (${impls[0].name})`, at: e.at }], e.at);
+        if (impls.every((f) => reads.summary(f).requires.has(key))) checkRequirement(req, e.args, s.held, [{ fn: `${e.name} (${impls[0].name})`, at: e.at }], e.at);
       }
       return;
     }
     if (e.callee.kind !== 'direct') return;
-    const callee = resolveCallee(p, fn, e.callee.name);
+    const callee = reads.callee(e.callee.name);
     const sync = callee ? undefined : SYNC_ITERATORS.get(e.callee.name);
     if (sync && recording) syncIterator(s, e, sync);
     if (!callee || callee === fn) return;
-    const cs = summaries.get(callee)!;
+    const cs = reads.summary(callee);
     if (recording) {
       const classes = new Set<string>();
       for (const h of s.held.values()) if (h.path.cls) classes.add(h.path.cls);
-      for (const r of [...summary.requires.values(), ...previous.requires.values()]) if (r.path.cls) classes.add(r.path.cls);
-      const list = nextCallSites.get(callee) ?? [];
-      list.push({ caller: fn, classes });
-      nextCallSites.set(callee, list);
+      for (const r of [...summary.requires.values(), ...previous()]) if (r.path.cls) classes.add(r.path.cls);
+      calls.push({ callee, classes });
     }
     if (recording) for (const req of cs.requires.values()) checkRequirement(req, e.args, s.held, [{ fn: callee.name, at: e.at }], e.at);
     // Callbacks handed to the callee, analysed as called where the callee calls its parameter.
     if (recording) {
       for (const pc of cs.paramCalls) {
         const cbName = e.args[pc.index]?.trim().replace(/^&/, '');
-        const cb = cbName && /^[A-Za-z_]\w*$/.test(cbName) ? resolveCallee(p, fn, cbName) : undefined;
+        const cb = cbName && /^[A-Za-z_]\w*$/.test(cbName) ? reads.callee(cbName) : undefined;
         if (!cb || cb === fn) continue;
         const calleeScope = scopeOf(p, callee);
-        for (const req of summaries.get(cb)!.requires.values()) {
+        for (const req of reads.summary(cb).requires.values()) {
           const text = substitute(req.path, pc.args);
           let inCallee: LockPath;
           if (text !== undefined) {
@@ -419,12 +682,12 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
    */
   const syncIterator = (s: State, e: Extract<LockEvent, { k: 'call' }>, sync: { callback: number; data: number; callbackData: number }) => {
     const cbName = e.args[sync.callback]?.trim().replace(/^&\s*/, '');
-    const cb = cbName && /^[A-Za-z_]\w*$/.test(cbName) ? resolveCallee(p, fn, cbName) : undefined;
+    const cb = cbName && /^[A-Za-z_]\w*$/.test(cbName) ? reads.callee(cbName) : undefined;
     if (!cb || cb === fn) return;
     const dataArg = e.args[sync.data] ?? '?';
     const cbArgs = cb.params.map((_, i) => (i === sync.callbackData ? dataArg : '?'));
     const hop = { fn: e.callee.kind === 'direct' ? e.callee.name : e.name, at: e.at };
-    const cs = summaries.get(cb)!;
+    const cs = reads.summary(cb);
     for (const req of cs.requires.values()) {
       checkRequirement({ path: req.path, origin: req.origin, chain: [{ fn: cb.name, at: e.at }, ...req.chain] }, cbArgs, s.held, [hop], e.at);
     }
@@ -452,9 +715,9 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
         summary.paramCalls.push({ index: pi, args, held, at: e.at });
         continue;
       }
-      const target = fn.localTypes.has(stored) ? undefined : resolveCallee(p, fn, stored);
+      const target = fn.localTypes.has(stored) ? undefined : reads.callee(stored);
       if (!target || target === fn) continue;
-      for (const req of summaries.get(target)!.requires.values()) {
+      for (const req of reads.summary(target).requires.values()) {
         checkRequirement({ path: req.path, origin: req.origin, chain: [{ fn: cb.name, at: e.at }, { fn: target.name, at: fc.at }, ...req.chain] }, args, s.held, [hop], e.at);
       }
     }
@@ -515,5 +778,5 @@ function analyseFunction(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, 
     const path = resolve(r);
     if (!summary.releases.some((x) => heldKey(x) === heldKey(path))) summary.releases.push(path);
   }
-  return { summary, violations, findings, heldAt: heldAtList, accesses: accessList, checked };
+  return { summary, violations, findings, heldAt: heldAtList, accesses: accessList, checked, calls };
 }

@@ -151,7 +151,8 @@ export function lockAnalysisOf(input: { store: SourceStore; root?: string; file:
   if (cached && cached.key === key) analysis = { program: cached.program, result: cached.result, root };
   else {
     const program = buildProgram(irs);
-    const result = analyseProgram(program);
+    // Warm start: the functions of unchanged files are not analysed again (analyse.ts).
+    const result = analyseProgram(program, { warm: (cached ?? (root ? programCache.get(root) : undefined))?.result });
     if (programCache.size > 20) programCache.clear();
     programCache.set(cacheKey, { key, program, result });
     analysis = { program, result, root };

@@ -1,6 +1,7 @@
 // End to end in a real VS Code (code-server) driven through Chromium: the packaged extension on
 // examples/linux shows its diagnostics in the Problems panel, a member hover with offset and size,
-// the CodeLens, and the layout webview. `npm run test:e2e` (downloads go to ~/.cache/vfio-review-e2e,
+// the CodeLens, the layout webview, and the example series reviewed through Review Patch File…
+// and Draft Review Reply. `npm run test:e2e` (downloads go to ~/.cache/vfio-review-e2e,
 // see setup.mjs). Skipped under a plain `npm test`, which also runs the files under test/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import { installExtension, startCodeServer, writeUserSettings } from './code-ser
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const folder = path.join(repoRoot, 'examples', 'linux');
 const header = path.join(folder, 'include', 'uapi', 'linux', 'vfio_example.h');
+const mbox = path.join(repoRoot, 'examples', 'patches', 'vfio-example-v2.mbox');
 const shots = path.join(repoRoot, 'test', 'e2e', 'screenshots');
 const enabled = process.env.VFIO_REVIEW_E2E === '1';
 
@@ -152,6 +154,47 @@ test('VS Code (code-server): diagnostics, hover, CodeLens, layout view', { skip:
       await closedNote.waitFor({ timeout: 30_000 });
       assert.equal(await view.locator('h1').innerText(), 'struct vfio_example_dma_map');
       await shot('07-layout-document-closed');
+
+      // Review Patch File…: the example series, picked in VS Code's own file dialog, opens as a
+      // patch; the findings its patches introduce land in the Problems panel (the tree is the
+      // workspace folder).
+      // The command opens VS Code's own file dialog, itself a quick input: type the path there.
+      await runCommand(page, 'VFIO Review: Review Patch File…', { waitHidden: false });
+      await page.locator('.quick-input-widget', { hasText: 'Review a patch' }).waitFor({ timeout: 10_000 });
+      const dialog = page.locator('.quick-input-widget input');
+      // It fills in the current folder itself, a moment later: replace that, not append to it.
+      await page.waitForFunction(() => document.querySelector('.quick-input-widget input')?.value.startsWith('/'), null, { timeout: 10_000 });
+      await dialog.fill(mbox);
+      // The dialog lists the folder's entries as the path is typed; accept once the file is shown.
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'vfio-example-v2.mbox' }).first().waitFor({ timeout: 10_000 });
+      await page.locator('.quick-input-widget .monaco-button', { hasText: 'Review' }).first().click();
+      await page.locator('.tab', { hasText: 'vfio-example-v2.mbox' }).first().waitFor({ timeout: 30_000 });
+      await page.keyboard.press('Control+Shift+M');
+      await page.locator('.markers-panel .monaco-list-row', { hasText: 'lock-not-held' }).first().waitFor({ timeout: 120_000 });
+      await runCommand(page, 'View: Toggle Maximized Panel').catch(() => undefined);
+      const patchProblems = await page.locator('.markers-panel').innerText();
+      for (const expected of ['abi-member-inserted', 'flag-signed-shift', 'lock-not-held', 'union-inactive-member']) {
+        assert.ok(patchProblems.includes(expected), `the Problems panel shows ${expected} for the series:\n${patchProblems}`);
+      }
+      await shot('08-patch-problems');
+      await runCommand(page, 'View: Toggle Maximized Panel').catch(() => undefined);
+      await runCommand(page, 'View: Hide Panel').catch(() => undefined);
+
+      // Draft Review Reply on patch 3's union write: a new document with the reply.
+      const mboxLines = readFileSync(mbox, 'utf8').split('\n');
+      const devidLine = mboxLines.findIndex((l) => l.startsWith('+\t\t\tinfo.devid = vfio_example_owner_devid'));
+      await page.locator('.tab', { hasText: 'vfio-example-v2.mbox' }).first().click();
+      await page.keyboard.press('Control+G');
+      await page.locator('.quick-input-widget input').fill(`:${devidLine + 1}`);
+      await page.keyboard.press('Enter');
+      await runCommand(page, 'VFIO Review: Draft Review Reply');
+      const draft = page.locator('.editor-instance .view-lines', { hasText: 'In-Reply-To' });
+      await draft.first().waitFor({ timeout: 60_000 });
+      const draftText = await draft.first().innerText();
+      // The editor renders spaces as no-break spaces: \s matches both.
+      assert.match(draftText, /Subject:\sRe:\s\[PATCH\sv2\s3\/3\]/);
+      assert.match(draftText, /info\.devid\s=\svfio_example_owner_devid/);
+      await shot('09-draft-reply');
     } catch (err) {
       await shot('failure').catch(() => undefined);
       throw err;
@@ -164,14 +207,14 @@ test('VS Code (code-server): diagnostics, hover, CodeLens, layout view', { skip:
 });
 
 /** Runs a command by its title through the command palette (F1). */
-async function runCommand(page, title) {
+async function runCommand(page, title, { waitHidden = true } = {}) {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ timeout: 10_000 });
   await input.fill(`>${title}`);
   await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
   await page.keyboard.press('Enter');
-  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+  if (waitHidden) await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
 /** The 0-based column VS Code shows for character `index` of `line` (tabs to stops of 4, as the editor shows). */

@@ -12,7 +12,7 @@ import { version } from '../../package.json';
 import { ALL_ABIS, createEngine, findKernelRoot, isAbiName, RULES, scanDirectives } from './engine';
 import type { AbiName, AnalysisService, Finding, Severity } from './engine';
 import { isUapiHeader } from './config';
-import { DEFAULT_UAPI_GLOBS, type Analyser } from './engine/analyser';
+import { Analyser, DEFAULT_UAPI_GLOBS } from './engine/analyser';
 import { defaultCacheDir } from './engine/cache/entries';
 import { FindingsCache, toolStamp } from './engine/cache/findings';
 import { checkFile, isIoError, isUsageError, type CheckWorkerData, type FileResult, type FromWorker, type ToWorker } from './check-files';
@@ -182,8 +182,9 @@ async function runCheck(args: string[], out: Output): Promise<number> {
     cache: cacheDir === undefined ? undefined : { dir: cacheDir, stamp: toolStamp(version, [__filename, workerScript()]) },
     bases,
   };
-  const workers = Math.min(jobs, inputs.files.length);
-  const run = workers > 1 && fs.existsSync(workerScript()) ? await checkInWorkers(inputs.files, workers, workerData) : await checkHere(inputs.files, workerData);
+  const run = jobs > 1 && inputs.files.length > 1 && fs.existsSync(workerScript())
+    ? await checkInParallel(inputs.files, jobs, workerData)
+    : await checkHere(inputs.files, workerData);
 
   const findings: Finding[] = inputs.skipped.map((skipped) => skippedFinding(skipped.path, skipped.reason));
   let failedFiles = 0;
@@ -267,12 +268,45 @@ async function checkHere(files: string[], data: CheckWorkerData): Promise<CheckR
 }
 
 /**
+ * --jobs N: the files the cache answers first, here (a warm run starts no thread and loads no
+ * parser), then the others in worker threads. The cache is asked through an engine whose parser
+ * is not loaded: a lookup reads and hashes files, it parses nothing.
+ */
+async function checkInParallel(files: string[], jobs: number, data: CheckWorkerData): Promise<CheckRun> {
+  const answered = new Map<string, FileResult>();
+  const lookupStats: CheckRun['cacheStats'] = [];
+  if (data.cache) {
+    const cache = new FindingsCache(data.cache.dir, data.cache.stamp);
+    const engine = new Analyser(data.options);
+    const withBase = new Set(data.bases.map(({ file }) => file));
+    for (const file of files) {
+      if (withBase.has(file)) continue;
+      const findings = cache.lookup(engine, file);
+      if (findings) answered.set(file, { file, findings });
+    }
+    // The misses are counted again by the worker that checks the file.
+    lookupStats.push({ ...cache.stats, misses: 0 });
+    if (answered.size === files.length) {
+      return { results: files.map((file) => answered.get(file)!), configProblems: engine.configProblems(files[0]), cacheStats: lookupStats };
+    }
+  }
+  const rest = files.filter((file) => !answered.has(file));
+  const run = await checkInWorkers(rest, Math.min(jobs, rest.length), data, files[0]);
+  const byFile = new Map(run.results.map((result) => [result.file, result]));
+  return {
+    results: files.map((file) => answered.get(file) ?? byFile.get(file)!),
+    configProblems: run.configProblems,
+    cacheStats: [...lookupStats, ...run.cacheStats],
+  };
+}
+
+/**
  * --jobs N: N worker threads, each with its own engine, take files from one queue, largest first
  * (the long files start early instead of ending the run alone). Results are put back in the
  * order of `files`, so the output is the same whatever N is. A worker that dies fails the file it
  * had (reported like any engine failure) and is replaced while files remain.
  */
-function checkInWorkers(files: string[], jobs: number, data: CheckWorkerData): Promise<CheckRun> {
+function checkInWorkers(files: string[], jobs: number, data: CheckWorkerData, configFile = files[0]): Promise<CheckRun> {
   const sizeOf = (file: string) => fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
   const queue = files.map((file) => ({ file, size: sizeOf(file) })).sort((a, b) => b.size - a.size || (a.file < b.file ? -1 : 1)).map((q) => q.file);
   const results = new Map<string, FileResult>();
@@ -321,7 +355,7 @@ function checkInWorkers(files: string[], jobs: number, data: CheckWorkerData): P
         if ((!stopped || failure) && queue.length && replacements-- > 0) start(false);
         if (running === 0) finish();
       });
-      if (askConfig && files.length) send({ kind: 'config', file: files[0] });
+      if (askConfig && configFile !== undefined) send({ kind: 'config', file: configFile });
       else next();
     };
     for (let i = 0; i < jobs; i++) start(i === 0);

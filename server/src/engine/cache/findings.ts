@@ -67,6 +67,24 @@ export class FindingsCache {
     // A file compared with a base version depends on text that is not on disk: not cached.
     if (!src || engine.baseOf(file)) return engine.check(file);
     const key = this.keyOf(engine, file, src.hash);
+    const cached = this.lookup(engine, file, key);
+    if (cached) return cached;
+    const { findings, deps } = this.recordedCheck(engine, file);
+    this.folder.write(key, { format: FORMAT, key, file, deps, findings } satisfies Entry);
+    return findings;
+  }
+
+  /**
+   * The cached findings of `file` when they are still valid, else undefined (a miss). Reads and
+   * hashes files but parses nothing: the CLI asks before it starts worker threads, with an
+   * engine whose parser is not loaded. The caller leaves out files compared with a base version.
+   */
+  lookup(engine: Analyser, file: string, key?: string): Finding[] | undefined {
+    if (key === undefined) {
+      const src = engine.store.read(file);
+      if (!src) return undefined;
+      key = this.keyOf(engine, file, src.hash);
+    }
     const stored = this.folder.read(key);
     if (stored !== undefined) {
       const entry = validEntry(stored, key, file);
@@ -77,9 +95,7 @@ export class FindingsCache {
       }
     }
     this.folder.stats.misses++;
-    const { findings, deps } = this.recordedCheck(engine, file);
-    this.folder.write(key, { format: FORMAT, key, file, deps, findings } satisfies Entry);
-    return findings;
+    return undefined;
   }
 
   private keyOf(engine: Analyser, file: string, hash: string): string {

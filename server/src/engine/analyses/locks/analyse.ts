@@ -184,6 +184,8 @@ interface Reads {
   fieldImpls(field: string): FunctionIR[];
   summary(f: FunctionIR): Summary;
   ownRequires(): Requirement[];
+  /** The summary the function had before this analysis (ownRequires is its requirements). */
+  ownSummary(): Summary;
   callersHold(cls: string): boolean;
 }
 
@@ -193,6 +195,7 @@ function plainReads(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, Summa
     fieldImpls: (field) => [...(p.fieldFunctions.get(field) ?? [])].map((n) => p.byName.get(n)?.[0]).filter((f): f is FunctionIR => !!f),
     summary: (f) => summaries.get(f)!,
     ownRequires: () => [...summaries.get(fn)!.requires.values()],
+    ownSummary: () => summaries.get(fn)!,
     callersHold: (cls) => {
       const sites = callSites.get(fn);
       return !!sites?.length && sites.every((s) => s.classes.has(cls));
@@ -290,7 +293,12 @@ function cachedSummaryKey(s: Summary): string {
 }
 
 /** Only the paths of a function's own requirements are read by its next analysis. */
-const ownContent = (reqs: Requirement[]) => contentOf(reqs.map((r) => r.path));
+const ownContents = new WeakMap<Summary, string>();
+function ownContent(s: Summary): string {
+  let c = ownContents.get(s);
+  if (c === undefined) ownContents.set(s, (c = contentOf([...s.requires.values()].map((r) => r.path))));
+  return c;
+}
 
 /** The same reads, recorded once each (a read answers the same throughout one analysis). */
 function recordingReads(plain: Reads, log: Read[]): Reads {
@@ -324,10 +332,11 @@ function recordingReads(plain: Reads, log: Read[]): Reads {
       }
       return s;
     },
+    ownSummary: plain.ownSummary,
     ownRequires() {
       if (!own) {
         own = plain.ownRequires();
-        log.push({ k: 'own', content: ownContent(own) });
+        log.push({ k: 'own', content: ownContent(plain.ownSummary()) });
       }
       return own;
     },
@@ -360,7 +369,7 @@ function stillHolds(memo: Memo, now: Reads, summaries: Map<FunctionIR, Summary>)
         break;
       }
       case 'own':
-        if (ownContent(now.ownRequires()) !== r.content) return false;
+        if (ownContent(now.ownSummary()) !== r.content) return false;
         break;
       case 'callers':
         if (now.callersHold(r.cls) !== r.out) return false;
@@ -395,19 +404,17 @@ export function analyseProgram(p: Program, options: AnalyseOptions = {}): Analys
   const memos = new Map<FunctionIR, Memo[]>();
   const summaries = new Map<FunctionIR, Summary>(p.functions.map((f) => [f, emptySummary()]));
   let callSites: CallSites = new Map();
-  let result: Omit<AnalysisResult, 'summaries'> = { violations: [], findings: [], checkedCallSites: 0, heldAt: new Map(), accesses: new Map() };
+  let lastRound: Analysed[] = [];
   let analysed = 0;
   let reused = 0;
   let rounds = 0;
-  /** This run's analyses of `fn` (most recent first), then the earlier run's not yet taken. */
+  /** This run's analyses of `fn` (most recent first), then the earlier run's. */
   const reuse = (fn: FunctionIR, now: Reads): Memo | undefined => {
     const mine = memos.get(fn);
     if (mine) for (let i = mine.length - 1; i >= 0; i--) if (stillHolds(mine[i], now, summaries)) return mine[i];
-    const old = earlier?.get(fn);
-    if (!old) return undefined;
-    for (let i = 0; i < old.length; i++) {
-      if (!stillHolds(old[i], now, summaries)) continue;
-      const [m] = old.splice(i, 1);
+    // The earlier run's are only read: another program may start from the same result.
+    for (const m of earlier?.get(fn) ?? []) {
+      if (mine?.includes(m) || !stillHolds(m, now, summaries)) continue;
       memos.set(fn, [...(mine ?? []), m]);
       return m;
     }
@@ -416,12 +423,9 @@ export function analyseProgram(p: Program, options: AnalyseOptions = {}): Analys
   for (let round = 0; round < maxRounds; round++) {
     rounds++;
     let changed = false;
-    const violations: Violation[] = [];
-    const findings: LockFinding[] = [];
-    const heldAt = new Map<FunctionIR, HeldPoint[]>();
-    const accesses = new Map<FunctionIR, AccessPoint[]>();
-    const checked = new Set<string>();
     const nextCallSites: CallSites = new Map();
+    // Only the last round's findings are kept: they are gathered once, after the loop.
+    lastRound = [];
     for (const fn of p.functions) {
       const now = plainReads(p, fn, summaries, callSites);
       let r: Analysed | undefined = reuse(fn, now);
@@ -435,19 +439,28 @@ export function analyseProgram(p: Program, options: AnalyseOptions = {}): Analys
         memos.set(fn, list);
         r = m;
       }
+      lastRound.push(r);
       addCallSites(nextCallSites, fn, r.calls);
-      violations.push(...r.violations);
-      findings.push(...r.findings);
-      heldAt.set(fn, r.heldAt);
-      if (r.accesses.length) accesses.set(fn, r.accesses);
-      for (const c of r.checked) checked.add(c);
       if (cachedSummaryKey(r.summary) !== cachedSummaryKey(summaries.get(fn)!)) changed = true;
       summaries.set(fn, r.summary);
     }
-    result = { violations, findings, checkedCallSites: checked.size, heldAt, accesses };
     if (!changed && callSitesKey(callSites) === callSitesKey(nextCallSites)) break;
     callSites = nextCallSites;
   }
+  const violations: Violation[] = [];
+  const findings: LockFinding[] = [];
+  const heldAt = new Map<FunctionIR, HeldPoint[]>();
+  const accesses = new Map<FunctionIR, AccessPoint[]>();
+  const checked = new Set<string>();
+  lastRound.forEach((r, i) => {
+    const fn = p.functions[i];
+    violations.push(...r.violations);
+    findings.push(...r.findings);
+    heldAt.set(fn, r.heldAt);
+    if (r.accesses.length) accesses.set(fn, r.accesses);
+    for (const c of r.checked) checked.add(c);
+  });
+  const result = { violations, findings, checkedCallSites: checked.size, heldAt, accesses };
   const out: AnalysisResult = { summaries, ...result, stats: { rounds, analysed, reused, warm: !!earlier } };
   warmStates.set(out, { structs, memos });
   return out;

@@ -45,7 +45,12 @@ const errorText = (error: unknown) => (error as NodeJS.ErrnoException).code ?? S
 export function unreadableReason(file: string, maxBytes = MAX_FILE_BYTES): string | null {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, 'r');
+    // Look before opening: opening a FIFO blocks until a writer comes, a device may do anything.
+    const st = fs.statSync(file);
+    if (!st.isFile()) return `not a regular file (${st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a file'})`;
+    // O_NONBLOCK: should it have become a FIFO since, the open returns at once.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    if (!fs.fstatSync(fd).isFile()) return 'not a regular file';
     const size = fs.fstatSync(fd).size;
     if (size > maxBytes) return `file too large (${size} bytes, limit ${maxBytes})`;
     const probe = Buffer.alloc(Math.min(size, BINARY_PROBE_BYTES));

@@ -38,9 +38,63 @@ export function parser(): Parser {
   return parserInstance;
 }
 
+/**
+ * Comments in a row (only whitespace between them) that tree-sitter is given at most. Some
+ * thousands of them inside nested constructs overflow its wasm stack, which corrupts the module
+ * for the rest of the process; real code has a few in a row.
+ */
+export const MAX_COMMENT_RUN = 1024;
+
+/**
+ * `text` with the comments of a run beyond MAX_COMMENT_RUN blanked (newlines kept, so positions
+ * do not move). Linear: each `/` is looked at once, and a block comment that never ends is
+ * searched for once.
+ */
+export function boundCommentRuns(text: string, max = MAX_COMMENT_RUN): string {
+  if (text.length < max * 4) return text;
+  let noBlockEndFrom = Infinity;
+  const commentEnd = (i: number): number => {
+    const c = text.charCodeAt(i + 1);
+    if (c === 42) {
+      if (i >= noBlockEndFrom) return -1;
+      const e = text.indexOf('*/', i + 2);
+      if (e < 0) noBlockEndFrom = i;
+      return e < 0 ? -1 : e + 2;
+    }
+    if (c === 47) {
+      const e = text.indexOf('\n', i + 2);
+      return e < 0 ? text.length : e;
+    }
+    return -1;
+  };
+  const parts: string[] = [];
+  let copied = 0;
+  for (let i = text.indexOf('/'); i >= 0; ) {
+    let run = 0;
+    let j = i;
+    let end = i + 1;
+    let blankFrom = -1;
+    for (;;) {
+      const e = commentEnd(j);
+      if (e < 0) break;
+      if (++run === max + 1) blankFrom = j;
+      end = e;
+      j = e;
+      while (j < text.length && (text.charCodeAt(j) <= 32)) j++;
+      if (text.charCodeAt(j) !== 47) break;
+    }
+    if (blankFrom >= 0) {
+      parts.push(text.slice(copied, blankFrom), text.slice(blankFrom, end).replace(/[^\n]/g, ' '));
+      copied = end;
+    }
+    i = text.indexOf('/', Math.max(end, i + 1));
+  }
+  return parts.length ? parts.join('') + text.slice(copied) : text;
+}
+
 /** Parses text from scratch (the tree is the caller's to delete). */
 export function parseText(text: string): Tree {
-  const tree = parser().parse(text);
+  const tree = parser().parse(boundCommentRuns(text));
   if (!tree) throw new Error('vfio-review: tree-sitter returned no tree');
   return tree;
 }
@@ -62,6 +116,9 @@ function pointAt(text: string, index: number): { row: number; column: number } {
  */
 export function reparseByDiff(old: Tree, oldText: string, newText: string): Tree {
   if (oldText === newText) return old;
+  // The tree was parsed from the bounded text: diff the texts tree-sitter actually saw.
+  oldText = boundCommentRuns(oldText);
+  newText = boundCommentRuns(newText);
   let start = 0;
   const max = Math.min(oldText.length, newText.length);
   while (start < max && oldText.charCodeAt(start) === newText.charCodeAt(start)) start++;

@@ -28,6 +28,7 @@ import { benchLayout } from './layout.mjs';
 import { benchUapiCompare } from './uapi-compare.mjs';
 import { benchTreeScan } from './tree-scan.mjs';
 import { benchCache } from './cache.mjs';
+import { benchPatch } from './patch.mjs';
 
 const require = createRequire(import.meta.url);
 // The JSON-RPC client side of LSP (a devDependency); CommonJS, hence require.
@@ -523,6 +524,12 @@ function printTable(results) {
   if (s.hovers) rows.push(['server', `hover, ${s.hovers.n} positions (${s.hovers.answered} answered)`, `p50 ${fmt(s.hovers.p50)}  p95 ${fmt(s.hovers.p95)}  max ${fmt(s.hovers.max)}  first ${fmt(s.hovers.firstMs)}`]);
   if (s.hovers?.slowest?.length) rows.push(['server', 'slowest hover', s.hovers.slowest.slice(0, 2).map((h) => `${h.name} (${h.kind}) at ${h.line}:${h.character} ${fmt(h.ms)}`).join(', ')]);
   if (s.rssAfterOpenMiB !== undefined) rows.push(['server', 'RSS after open / edits / hovers', `${fmt(s.rssAfterOpenMiB, 'MiB')} / ${fmt(s.rssAfterEditsMiB, 'MiB')} / ${fmt(s.rssAfterHoversMiB, 'MiB')}`]);
+  const p = results.patch;
+  if (p?.error) rows.push(['patch', 'ten-patch series vs checkpatch.pl', `error: ${p.error}`]);
+  else if (p) {
+    rows.push(['patch', `series of ${p.patches} in one run vs checkpatch.pl on the ${p.patches} files (median of ${p.runs})`, `${fmt(Math.round(p.seriesMs.vfioReview))} vs ${fmt(Math.round(p.seriesMs.checkpatch))}: ratio ${p.seriesMs.ratio.toFixed(2)} (${p.findings} findings: ${p.findingRules.join(', ')}; checkpatch ${p.checkpatchMessages} messages)`]);
+    rows.push(['patch', `one run per patch, mail on stdin, as b4 runs both`, `${fmt(Math.round(p.perPatchMs.vfioReview))} vs ${fmt(Math.round(p.perPatchMs.checkpatch))}: ratio ${p.perPatchMs.ratio.toFixed(2)}`]);
+  }
   const l = results.locks;
   if (l?.error) rows.push(['locks', 'lock analysis', `error: ${l.error}`]);
   else if (l) rows.push(['locks', 'check vfio_pci_core.c with the whole lock index: cold / after one edit', `${fmt(l.coldMs)} / ${fmt(l.warmMs)} (${l.lockFindings} lock findings)`]);
@@ -592,6 +599,8 @@ async function main() {
   const uapiCompare = oldKernel ? benchUapiCompare({ repo, oldKernel, newKernel: kernel, runs: 1 }) : { skipped: 'no 6.1 tree' };
   console.error(`bench: findings cache, cold vs warm (${opts.runs} runs) ...`);
   const cache = benchCache({ repo, kernel, runs: opts.runs });
+  console.error(`bench: patch review of a ten-patch series vs checkpatch.pl (${opts.runs} runs) ...`);
+  const patch = benchPatch({ repo, kernel, runs: opts.runs });
   console.error(opts.tree ? 'bench: whole-tree check --jobs 1 vs --jobs 2 (long) ...' : 'bench: whole-tree scan skipped (--no-tree)');
   const treeScan = opts.tree ? benchTreeScan({ repo, kernel, runs: opts.treeRuns, ...(opts.treeDirs ? { dirs: opts.treeDirs } : {}) }) : { skipped: '--no-tree' };
 
@@ -609,13 +618,14 @@ async function main() {
     layout,
     uapiCompare,
     cache,
+    patch,
     treeScan,
     out: opts.out,
   };
   writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n');
   printTable(results);
   // A failure to measure is not a slow measurement: say so with the exit code.
-  if (server.error || cli.some((c) => c.error) || abiDiff.error || [checkParse, layout, uapiCompare, cache, treeScan].some((r) => r.error)) process.exit(1);
+  if (server.error || cli.some((c) => c.error) || abiDiff.error || [checkParse, layout, uapiCompare, cache, patch, treeScan].some((r) => r.error)) process.exit(1);
 }
 
 main().catch((err) => {

@@ -6,10 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { version } from '../../package.json';
-import { ALL_ABIS, findKernelRoot, isAbiName, RULES } from './engine';
+import { findKernelRoot, RULES } from './engine';
 import type { AbiName, Finding, Severity } from './engine';
+import { CliError, parse, parseArches } from './cli-args';
 import { loadParser } from './engine/parse/parser';
 import { readPatchInput } from './engine/patch/read';
 import { reviewPatchInput, type PatchReview } from './engine/patch/review';
@@ -46,36 +46,14 @@ const FAIL_ON: Record<string, number> = { error: 3, warning: 2, never: Infinity 
 const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 const EXIT_OK = 0;
 const EXIT_FINDINGS = 1;
-const EXIT_USAGE = 2;
-
-class PatchCliError extends Error {}
 
 const docsBase = () => pathToFileURL(path.resolve(__dirname, '..', 'docs', 'rules')).href;
-
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true });
-  } catch (error) {
-    throw new PatchCliError(String((error as Error).message).split(/\.\s/)[0]);
-  }
-}
-
-function arches(values: string[] | undefined): AbiName[] | undefined {
-  if (!values?.length) return undefined;
-  const out = new Set<AbiName>();
-  for (const name of values.flatMap((v) => v.split(',')).map((n) => n.trim())) {
-    if (name === 'all') ALL_ABIS.forEach((a) => out.add(a));
-    else if (isAbiName(name)) out.add(name);
-    else throw new PatchCliError(`unknown arch '${name}' (known: ${ALL_ABIS.join(', ')}, all)`);
-  }
-  return [...out];
-}
 
 function treeOf(option: string | undefined, hunksOnly: boolean): string | undefined {
   if (hunksOnly) return undefined;
   if (option !== undefined) {
     const tree = path.resolve(option);
-    if (!fs.statSync(tree, { throwIfNoEntry: false })?.isDirectory()) throw new PatchCliError(`--tree ${option}: not a directory`);
+    if (!fs.statSync(tree, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`--tree ${option}: not a directory`);
     return tree;
   }
   return findKernelRoot(process.cwd());
@@ -88,15 +66,15 @@ async function readInput(file: string): Promise<Uint8Array> {
     let size = 0;
     for await (const chunk of process.stdin) {
       size += (chunk as Buffer).length;
-      if (size > MAX_INPUT_BYTES) throw new PatchCliError(`stdin: more than ${MAX_INPUT_BYTES / 1024 / 1024} MiB; refusing to read it`);
+      if (size > MAX_INPUT_BYTES) throw new CliError(`stdin: more than ${MAX_INPUT_BYTES / 1024 / 1024} MiB; refusing to read it`);
       chunks.push(chunk as Buffer);
     }
     return Buffer.concat(chunks);
   }
   const st = fs.statSync(file, { throwIfNoEntry: false });
-  if (!st) throw new PatchCliError(`${file}: no such file`);
-  if (st.isDirectory()) throw new PatchCliError(`${file}: is a directory (give the patch or mbox file)`);
-  if (st.isFile() && st.size > MAX_INPUT_BYTES) throw new PatchCliError(`${file}: ${(st.size / 1024 / 1024).toFixed(0)} MiB is more than the ${MAX_INPUT_BYTES / 1024 / 1024} MiB limit; refusing to read it`);
+  if (!st) throw new CliError(`${file}: no such file`);
+  if (st.isDirectory()) throw new CliError(`${file}: is a directory (give the patch or mbox file)`);
+  if (st.isFile() && st.size > MAX_INPUT_BYTES) throw new CliError(`${file}: ${(st.size / 1024 / 1024).toFixed(0)} MiB is more than the ${MAX_INPUT_BYTES / 1024 / 1024} MiB limit; refusing to read it`);
   const handle = await fs.promises.open(file, 'r');
   try {
     const chunks: Buffer[] = [];
@@ -105,7 +83,7 @@ async function readInput(file: string): Promise<Uint8Array> {
       const { bytesRead, buffer } = await handle.read({ buffer: Buffer.alloc(1 << 20) });
       if (bytesRead === 0) break;
       size += bytesRead;
-      if (size > MAX_INPUT_BYTES) throw new PatchCliError(`${file}: more than ${MAX_INPUT_BYTES / 1024 / 1024} MiB; refusing to read it`);
+      if (size > MAX_INPUT_BYTES) throw new CliError(`${file}: more than ${MAX_INPUT_BYTES / 1024 / 1024} MiB; refusing to read it`);
       chunks.push(buffer.subarray(0, bytesRead));
     }
     return Buffer.concat(chunks);
@@ -134,31 +112,29 @@ async function reviewFile(file: string, tree: string | undefined, abis: AbiName[
   return { file, document, review, input };
 }
 
+const PATCH_OPTIONS = {
+  help: { type: 'boolean', short: 'h' }, tree: { type: 'string' }, 'hunks-only': { type: 'boolean' }, arch: { type: 'string', multiple: true },
+} as const;
+
+/** `patch`: usage mistakes and I/O errors are thrown as CliError / errno errors for main() to report. */
 export async function runPatch(args: string[], out: Output): Promise<number> {
-  try {
-    const { values, positionals } = parse(args, {
-      help: { type: 'boolean', short: 'h' }, tree: { type: 'string' }, 'hunks-only': { type: 'boolean' },
-      arch: { type: 'string', multiple: true }, format: { type: 'string' }, 'fail-on': { type: 'string' },
-    });
-    if (values.help) return out.stdout(`Usage: vfio-review patch FILE... [options]\n\n${PATCH_HELP}`), EXIT_OK;
-    const format = String(values.format ?? 'text');
-    if (!FORMATS.includes(format)) throw new PatchCliError(`unknown format '${format}' (expected ${FORMATS.join(', ')})`);
-    const failOnName = String(values['fail-on'] ?? 'error');
-    if (!(failOnName in FAIL_ON)) throw new PatchCliError(`unknown --fail-on level '${failOnName}' (expected ${Object.keys(FAIL_ON).join(', ')})`);
-    if (positionals.length === 0) throw new PatchCliError('patch: give a patch, mail or mbox file (- for stdin)');
-    const tree = treeOf(values.tree as string | undefined, values['hunks-only'] === true);
-    const abis = arches(values.arch as string[] | undefined);
-    await loadParser();
-    const reviewed: Reviewed[] = [];
-    for (const file of positionals) reviewed.push(await reviewFile(file, tree, abis));
-    const findings = reviewed.flatMap((r) => r.review.findings);
-    printPatchFindings(findings, reviewed, format, out);
-    if (format === 'text') for (const r of reviewed) out.stderr(summary(r, tree));
-    if (format === 'b4' || format === 'b4-review') return EXIT_OK;
-    return findings.some((f) => SEVERITY_RANK[f.severity] >= FAIL_ON[failOnName]) ? EXIT_FINDINGS : EXIT_OK;
-  } catch (error) {
-    return failure(error, out);
-  }
+  const { values, positionals } = parse({ args, allowPositionals: true, options: { ...PATCH_OPTIONS, format: { type: 'string' }, 'fail-on': { type: 'string' } } } as const);
+  if (values.help) return out.stdout(`Usage: vfio-review patch FILE... [options]\n\n${PATCH_HELP}`), EXIT_OK;
+  const format = values.format ?? 'text';
+  if (!FORMATS.includes(format)) throw new CliError(`unknown format '${format}' (expected ${FORMATS.join(', ')})`);
+  const failOnName = values['fail-on'] ?? 'error';
+  if (!(failOnName in FAIL_ON)) throw new CliError(`unknown --fail-on level '${failOnName}' (expected ${Object.keys(FAIL_ON).join(', ')})`);
+  if (positionals.length === 0) throw new CliError('patch: give a patch, mail or mbox file (- for stdin)');
+  const tree = treeOf(values.tree, values['hunks-only'] === true);
+  const abis = parseArches(values.arch);
+  await loadParser();
+  const reviewed: Reviewed[] = [];
+  for (const file of positionals) reviewed.push(await reviewFile(file, tree, abis));
+  const findings = reviewed.flatMap((r) => r.review.findings);
+  printPatchFindings(findings, reviewed, format, out);
+  if (format === 'text') for (const r of reviewed) out.stderr(summary(r, tree));
+  if (format === 'b4' || format === 'b4-review') return EXIT_OK;
+  return findings.some((f) => SEVERITY_RANK[f.severity] >= FAIL_ON[failOnName]) ? EXIT_FINDINGS : EXIT_OK;
 }
 
 function printPatchFindings(findings: Finding[], reviewed: Reviewed[], format: string, out: Output): void {
@@ -190,39 +166,19 @@ function summary(r: Reviewed, tree: string | undefined): string {
 }
 
 export async function runReply(args: string[], out: Output): Promise<number> {
-  try {
-    const { values, positionals } = parse(args, {
-      help: { type: 'boolean', short: 'h' }, tree: { type: 'string' }, 'hunks-only': { type: 'boolean' },
-      arch: { type: 'string', multiple: true }, patch: { type: 'string' }, from: { type: 'string' },
-    });
-    if (values.help) return out.stdout(`Usage: vfio-review reply FILE [options]\n\n${PATCH_HELP}`), EXIT_OK;
-    if (positionals.length !== 1) throw new PatchCliError('reply: give exactly one patch, mail or mbox file (- for stdin)');
-    let patch: number | undefined;
-    if (values.patch !== undefined) {
-      patch = Number(values.patch);
-      if (!Number.isInteger(patch) || patch < 1) throw new PatchCliError(`--patch ${values.patch}: expected a patch number (1, 2, ...)`);
-    }
-    const tree = treeOf(values.tree as string | undefined, values['hunks-only'] === true);
-    await loadParser();
-    const r = await reviewFile(positionals[0], tree, arches(values.arch as string[] | undefined));
-    const mail = replyTarget(r.input, r.review.findings, patch);
-    if (!mail) throw new PatchCliError(patch === undefined ? `${positionals[0]}: no patch in it to reply to` : `${positionals[0]}: no patch ${patch} in it`);
-    out.stdout(draftReply(mail, r.review.findings, { from: values.from as string | undefined, docsBase: docsBase() }));
-    return EXIT_OK;
-  } catch (error) {
-    return failure(error, out);
+  const { values, positionals } = parse({ args, allowPositionals: true, options: { ...PATCH_OPTIONS, patch: { type: 'string' }, from: { type: 'string' } } } as const);
+  if (values.help) return out.stdout(`Usage: vfio-review reply FILE [options]\n\n${PATCH_HELP}`), EXIT_OK;
+  if (positionals.length !== 1) throw new CliError('reply: give exactly one patch, mail or mbox file (- for stdin)');
+  let patch: number | undefined;
+  if (values.patch !== undefined) {
+    patch = Number(values.patch);
+    if (!Number.isInteger(patch) || patch < 1) throw new CliError(`--patch ${values.patch}: expected a patch number (1, 2, ...)`);
   }
-}
-
-function failure(error: unknown, out: Output): number {
-  if (error instanceof PatchCliError) {
-    out.stderr(`vfio-review: ${error.message}\n`);
-    return EXIT_USAGE;
-  }
-  const code = (error as NodeJS.ErrnoException)?.code;
-  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
-    out.stderr(`vfio-review: ${(error as Error).message}\n`);
-    return EXIT_USAGE;
-  }
-  throw error;
+  const tree = treeOf(values.tree, values['hunks-only'] === true);
+  await loadParser();
+  const r = await reviewFile(positionals[0], tree, parseArches(values.arch));
+  const mail = replyTarget(r.input, r.review.findings, patch);
+  if (!mail) throw new CliError(patch === undefined ? `${positionals[0]}: no patch in it to reply to` : `${positionals[0]}: no patch ${patch} in it`);
+  out.stdout(draftReply(mail, r.review.findings, { from: values.from, docsBase: docsBase() }));
+  return EXIT_OK;
 }

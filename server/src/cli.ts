@@ -7,9 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { version } from '../../package.json';
-import { ALL_ABIS, createEngine, findKernelRoot, isAbiName, RULES, scanDirectives } from './engine';
+import { ALL_ABIS, createEngine, findKernelRoot, RULES, scanDirectives } from './engine';
 import type { AbiName, AnalysisService, Finding, Severity } from './engine';
 import { isUapiHeader } from './config';
 import { Analyser, DEFAULT_UAPI_GLOBS } from './engine/analyser';
@@ -25,6 +24,7 @@ import { formatLayoutJson } from './formats/layout-json';
 import { formatLayoutText } from './formats/layout-text';
 import { formatSarif, toSarifLog } from './formats/sarif';
 import { PATCH_HELP, runPatch, runReply } from './cli-patch';
+import { CliError, parse, parseArches } from './cli-args';
 
 // The bundle doubles as the library the format tests load (test/formats.test.mjs).
 export { formatGcc, formatGithub, formatJson, formatLayoutJson, formatLayoutText, formatSarif };
@@ -72,8 +72,6 @@ ABIs: ${ALL_ABIS.join(', ')}.
 Exit status: 0 no finding at --fail-on, 1 some finding at --fail-on, 2 usage or I/O error.
 `;
 
-/** A mistake in the command line or its paths: one line on stderr, exit 2. */
-class CliError extends Error {}
 
 type Output = { stdout: (text: string) => void; stderr: (text: string) => void };
 
@@ -83,26 +81,6 @@ const CHECK_FORMATS = ['text', 'json', 'sarif', 'github'];
 const LAYOUT_FORMATS = ['text', 'json'];
 
 const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
-
-function parse<T extends ParseArgsConfig & { options: object }>(config: T) {
-  try {
-    return parseArgs(config);
-  } catch (error) {
-    // node's messages add a paragraph of advice after the first sentence; keep one line.
-    throw new CliError(String((error as Error).message).split(/\.\s/)[0]);
-  }
-}
-
-function parseArches(values: string[] | undefined): AbiName[] | undefined {
-  if (!values?.length) return undefined;
-  const arches = new Set<AbiName>();
-  for (const name of values.flatMap((value) => value.split(',')).map((name) => name.trim())) {
-    if (name === 'all') ALL_ABIS.forEach((abi) => arches.add(abi));
-    else if (isAbiName(name)) arches.add(name);
-    else throw new CliError(`unknown arch '${name}' (known: ${ALL_ABIS.join(', ')}, all)`);
-  }
-  return [...arches];
-}
 
 function checkChoice(value: string | undefined, choices: string[], what: string): string {
   const chosen = value ?? choices[0];

@@ -39,7 +39,8 @@ test('mutations are reproducible from the seed and each changes its input', () =
     if (!m.bytes.equals(seeds['.c'])) changed++;
   }
   assert.deepEqual([...used].sort(), [...MUTATION_NAMES].sort());
-  assert.ok(changed > 1900, `${changed} of 2000 mutated inputs differ from the seed`);
+  // patchHostile leaves C alone, so a draw of only that mutation keeps the seed.
+  assert.ok(changed > 1800, `${changed} of 2000 mutated inputs differ from the seed`);
 });
 
 test('structural cases: truncation at every 1/16th, 10,000-deep nesting, 1 MB lines, NUL, invalid UTF-8, CRLF, lone CR', () => {

@@ -527,6 +527,7 @@ async function runLayout(args: string[], out: Output): Promise<number> {
     const report = engine.layouts(file, types, arches);
     const rootDir = root ?? process.cwd();
     out.stdout(format === 'json' ? formatLayoutJson(report, rootDir) : formatLayoutText(report, rootDir));
+    if (report.incomplete) out.stderr(`vfio-review: ${path.relative(process.cwd(), file) || file}: ${report.incomplete}\n`);
     return EXIT_OK;
   } catch (error) {
     if (isUsageError(error) || isIoError(error)) throw new CliError((error as Error).message);

@@ -25,6 +25,13 @@ import { findKernelRoot, hashText, isUnder, SourceStore } from './workspace';
 
 export const DEFAULT_UAPI_GLOBS = ['include/uapi/**', 'arch/*/include/uapi/**'];
 
+/**
+ * Work on one file starts no new ABI or rule after this long (EngineOptions.fileBudgetMs): a
+ * generated header of 100,000 members must not hold an editor or a CI run for minutes. What was
+ * not done is reported as analysis-incomplete.
+ */
+export const DEFAULT_FILE_BUDGET_MS = 10_000;
+
 /** A unit (a file and what it includes) preprocessed and modelled for one ABI. */
 export interface Unit {
   abi: AbiName;
@@ -360,7 +367,14 @@ export class Analyser implements AnalysisService {
     const abis = arches?.length ? arches : this.arches;
     if (!this.store.read(file)) throw new UsageError(`cannot read ${file}`);
     const report: LayoutReport = { version: 1, arches: {} };
+    const budget = this.options.fileBudgetMs ?? DEFAULT_FILE_BUDGET_MS;
+    const deadline = budget > 0 ? Date.now() + budget : Infinity;
     for (const abi of abis) {
+      if (abi !== abis[0] && Date.now() > deadline) {
+        const rest = abis.slice(abis.indexOf(abi));
+        report.incomplete = `stopped after the budget of ${budget / 1000} s for one file: not laid out on ${rest.join(', ')}`;
+        break;
+      }
       const unit = this.unit(file, abi);
       let list = this.typeLayouts(unit);
       if (types.length) {
@@ -422,8 +436,12 @@ export class Analyser implements AnalysisService {
     // Kernel C is analysed on the editor's tree (all branches); a uapi header on its per-ABI
     // variants, with macros expanded, so their parse problems are the ones that matter.
     const parseProblems = uapi ? [] : extractModel(file, tree, []).problems;
+    const budget = this.options.fileBudgetMs ?? DEFAULT_FILE_BUDGET_MS;
+    const deadline = budget > 0 ? Date.now() + budget : Infinity;
+    const skippedAbis: AbiName[] = [];
+    const skippedRules: string[] = [];
     const ctx: RuleContext = {
-      file, uapi, arches: this.arches, layouts: new Map(), models: new Map(), parseProblems, unitProblems: [],
+      file, uapi, arches: [...this.arches], layouts: new Map(), models: new Map(), parseProblems, unitProblems: [],
       source: { text, tree, blank: facts.blank, directives: facts.directives },
       project: { store: this.store, root: this.rootFor(file), options: this.options },
       memo: new Map(),
@@ -432,6 +450,11 @@ export class Analyser implements AnalysisService {
       const seen = new Set<string>();
       for (const abi of this.arches) {
         if (token?.isCancellationRequested) return [];
+        // The first ABI always; the others while the budget lasts (the rules see the ones done).
+        if (abi !== this.arches[0] && Date.now() > deadline) {
+          skippedAbis.push(abi);
+          continue;
+        }
         const unit = this.unit(file, abi);
         ctx.layouts.set(abi, this.typeLayouts(unit));
         ctx.models.set(abi, { model: unit.main, engine: unit.engine, named: unit.named });
@@ -443,6 +466,7 @@ export class Analyser implements AnalysisService {
         }
       }
     }
+    ctx.arches = ctx.arches.filter((abi) => !skippedAbis.includes(abi));
     const findings: Finding[] = [];
     const severities = this.severities(file);
     for (const rule of ALL_RULES) {
@@ -452,6 +476,10 @@ export class Analyser implements AnalysisService {
       if (rule.cost === 'project' && !projectRules) continue;
       const setting = severities[rule.id] ?? rule.defaultSeverity;
       if (setting === 'off') continue;
+      if (Date.now() > deadline) {
+        skippedRules.push(rule.id);
+        continue;
+      }
       try {
         rule.run(ctx, (r) => findings.push({ ...r, file, rule: rule.id, severity: setting as Severity }));
       } catch (e) {
@@ -461,6 +489,16 @@ export class Analyser implements AnalysisService {
         });
       }
     }
+    if (skippedAbis.length || skippedRules.length) {
+      const what = [
+        skippedAbis.length ? `not laid out on ${skippedAbis.join(', ')}` : '',
+        skippedRules.length ? `rules not run: ${skippedRules.join(', ')}` : '',
+      ].filter(Boolean).join('; ');
+      findings.push({
+        file, rule: 'analysis-incomplete', severity: 'info', range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+        message: `analysis stopped after its budget of ${budget / 1000} s on this file: ${what}. A generated file this large is better left out ("ignore" in .vfio-review.json); fileBudgetMs raises the budget.`,
+      });
+    }
     return findings;
   }
 
@@ -468,7 +506,12 @@ export class Analyser implements AnalysisService {
   codeLenses(file: string): Lens[] {
     if (!this.isUapi(file) || !this.store.read(file)) return [];
     const layouts = new Map<AbiName, TypeLayout[]>();
-    for (const abi of this.arches) layouts.set(abi, this.typeLayouts(this.unit(file, abi)));
+    const budget = this.options.fileBudgetMs ?? DEFAULT_FILE_BUDGET_MS;
+    const deadline = budget > 0 ? Date.now() + budget : Infinity;
+    for (const abi of this.arches) {
+      if (abi !== this.arches[0] && Date.now() > deadline) break;
+      layouts.set(abi, this.typeLayouts(this.unit(file, abi)));
+    }
     return layoutLenses(layouts);
   }
 

@@ -27,6 +27,11 @@ export interface EngineOptions {
    * file can only declare facts, but a stranger's tree should not change what is reported.
    */
   readProjectConfig?: boolean;
+  /**
+   * Milliseconds of work on one file after which no further ABI or rule is started (default
+   * 10,000; 0: no limit). What was left out is reported as an analysis-incomplete finding.
+   */
+  fileBudgetMs?: number;
 }
 
 /** An LSP-style content change: a range edit, or a full replacement when `range` is absent. */

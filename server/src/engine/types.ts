@@ -102,6 +102,8 @@ export interface TypeLayout {
 export interface LayoutReport {
   version: 1;
   arches: Partial<Record<AbiName, { types: TypeLayout[] }>>;
+  /** Set when the file's time budget ran out before every ABI was laid out: what is missing. */
+  incomplete?: string;
 }
 
 export interface HoverResult {

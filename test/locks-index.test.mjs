@@ -45,3 +45,32 @@ test('configured index replaces the default: leaving iommufd out drops its contr
 test('globs that leave the root are ignored', async () => {
   assert.deepEqual(await notHeld(['../index/drivers/misc/**', '/etc/**']), []);
 });
+
+test('the lock index does not follow links out of the tree: a contract there is not read', async () => {
+  const { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync, cpSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const fixture = path.join(here, 'fixtures/locks/devset');
+  const root = mkdtempSync(path.join(tmpdir(), 'vfio-review-locklink-'));
+  const outside = mkdtempSync(path.join(tmpdir(), 'vfio-review-outside-'));
+  try {
+    for (const rel of ['Kbuild', 'include', 'drivers/vfio/pci/hot_reset_common.h']) cpSync(path.join(fixture, rel), path.join(root, rel), { recursive: true });
+    // The helper that asserts the lock lives outside the tree, linked in as a file and as a folder.
+    writeFileSync(path.join(outside, 'helper.c'), '#include <linux/vfio.h>\nvoid needs_lock(struct vfio_device_set *s)\n{\n\tlockdep_assert_held(&s->lock);\n}\n');
+    mkdirSync(path.join(root, 'drivers/vfio/linked'), { recursive: true });
+    symlinkSync(path.join(outside, 'helper.c'), path.join(root, 'drivers/vfio/helper.c'));
+    symlinkSync(outside, path.join(root, 'drivers/vfio/linked/dir'));
+    const file = path.join(root, 'drivers/vfio/pci/caller.c');
+    writeFileSync(file, '#include "hot_reset_common.h"\nstruct vfio_device_set *vfio_get_dev_set(void *id);\nvoid needs_lock(struct vfio_device_set *s);\nvoid caller(void *id)\n{\n\tstruct vfio_device_set *s = vfio_get_dev_set(id);\n\tneeds_lock(s);\n}\n');
+    const engine = await createEngine({ root });
+    assert.deepEqual(engine.check(file).filter((f) => f.rule.startsWith('lock-')), []);
+    engine.dispose();
+    // The same helper inside the tree is read, and the call is reported.
+    cpSync(path.join(outside, 'helper.c'), path.join(root, 'drivers/vfio/helper_in_tree.c'));
+    const engine2 = await createEngine({ root });
+    assert.deepEqual(engine2.check(file).filter((f) => f.rule.startsWith('lock-')).map((f) => f.rule), ['lock-not-held']);
+    engine2.dispose();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  }
+});

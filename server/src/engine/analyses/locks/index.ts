@@ -2,7 +2,7 @@
 // EngineOptions.lockIndex, by default drivers/vfio/**, drivers/iommu/iommufd/** and
 // include/linux/vfio*.h; plus the file being checked) read through the store, each file
 // extracted once per content, the program analysed once per set of contents.
-import { readdirSync, statSync, type Dirent } from 'node:fs';
+import { readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { Tree } from 'web-tree-sitter';
 import { parseText } from '../../parse/parser';
@@ -29,6 +29,21 @@ const programCache = new Map<string, { key: string; program: Program; result: An
  */
 export function indexFiles(root: string, globs: string[] = DEFAULT_LOCK_INDEX): string[] {
   const out = new Set<string>();
+  // Links are followed only while they stay in the tree: a stranger's tree may link elsewhere.
+  let realRoot: string;
+  try {
+    realRoot = realpathSync(root);
+  } catch {
+    return [];
+  }
+  const inTree = (p: string): boolean => {
+    try {
+      const rel = path.relative(realRoot, realpathSync(p));
+      return !rel.startsWith('..') && !path.isAbsolute(rel);
+    } catch {
+      return false;
+    }
+  };
   for (const glob of globs) {
     const g = glob.replace(/\\/g, '/').replace(/^\.\//, '');
     if (!g || path.isAbsolute(g) || g.split('/').includes('..')) continue;
@@ -43,6 +58,7 @@ export function indexFiles(root: string, globs: string[] = DEFAULT_LOCK_INDEX): 
       } catch {
         continue;
       }
+      if (!inTree(start)) continue;
       if (st.isFile()) {
         if (/\.[ch]$/.test(start)) out.add(start);
         continue;
@@ -65,6 +81,7 @@ export function indexFiles(root: string, globs: string[] = DEFAULT_LOCK_INDEX): 
         // Stating every entry of the index cost a CI run over drivers/vfio over a second.
         let st: { isDirectory(): boolean; isFile(): boolean } = entry;
         if (entry.isSymbolicLink() || (!entry.isFile() && !entry.isDirectory())) {
+          if (!inTree(p)) continue;
           try {
             st = statSync(p);
           } catch {
@@ -79,7 +96,7 @@ export function indexFiles(root: string, globs: string[] = DEFAULT_LOCK_INDEX): 
         }
       }
     };
-    walk(start, 0);
+    if (inTree(start)) walk(start, 0);
   }
   return [...out].sort();
 }
@@ -123,7 +140,7 @@ export function lockAnalysisOf(input: { store: SourceStore; root?: string; file:
   // stands without walking and stating the whole index again (the engine's units do the same).
   const recentKey = `${root ?? ''}\0${file}\0${JSON.stringify(input.lockIndex ?? null)}`;
   const recent = recentAnalyses.get(recentKey);
-  if (recent && recent.hash === currentHash && recent.generation === store.generation && Date.now() - recent.at < RECENT_MS) return recent.analysis;
+  if (recent && recent.store === store && recent.hash === currentHash && recent.generation === store.generation && Date.now() - recent.at < RECENT_MS) return recent.analysis;
   const files = root ? indexFiles(root, input.lockIndex ?? DEFAULT_LOCK_INDEX) : [];
   const outsider = !files.includes(file);
   if (outsider) files.push(file);
@@ -158,12 +175,13 @@ export function lockAnalysisOf(input: { store: SourceStore; root?: string; file:
     analysis = { program, result, root };
   }
   if (recentAnalyses.size > 100) recentAnalyses.clear();
-  recentAnalyses.set(recentKey, { hash: currentHash, generation: store.generation, at: Date.now(), analysis });
+  recentAnalyses.set(recentKey, { store, hash: currentHash, generation: store.generation, at: Date.now(), analysis });
   return analysis;
 }
 
 const RECENT_MS = 1000;
-const recentAnalyses = new Map<string, { hash: string | undefined; generation: number; at: number; analysis: { program: Program; result: AnalysisResult; root?: string } }>();
+// The store too: another engine's store (a second language server, a test) has its own files.
+const recentAnalyses = new Map<string, { store: SourceStore; hash: string | undefined; generation: number; at: number; analysis: { program: Program; result: AnalysisResult; root?: string } }>();
 
 /** `drivers/vfio/vfio_main.c:143` (1-based line), relative to the root when under it. */
 export function where(at: Loc, root?: string): string {

@@ -96,6 +96,7 @@ test(`long run: ${EDITS} edits and ${CYCLES} open/close cycles; RSS within ${RSS
 
   const samples = [];
   let warmRss;
+  let warmTrees;
   const started = performance.now();
   for (let i = 0; i < EDITS; i++) {
     const edit = editFor(i, text);
@@ -107,7 +108,10 @@ test(`long run: ${EDITS} edits and ${CYCLES} open/close cycles; RSS within ${RSS
     if (i % 1000 === 999) {
       await client.waitForDiagnostics(uri, (p) => p.version === version, 60_000);
       samples.push({ at: `edit ${i + 1}`, rss: rssMb(pid) });
-      if (i + 1 === Math.min(1000, EDITS)) warmRss = samples.at(-1).rss;
+      if (i + 1 === Math.min(1000, EDITS)) {
+        warmRss = samples.at(-1).rss;
+        warmTrees = (await client.request('vfioReview/stats', null)).liveTrees;
+      }
     }
   }
   const final = await client.waitForDiagnostics(uri, (p) => p.version === version, 60_000);
@@ -131,12 +135,16 @@ test(`long run: ${EDITS} edits and ${CYCLES} open/close cycles; RSS within ${RSS
   }
   await client.hover(uri, { line: 30, character: 3 }, 60_000);
   const endRss = rssMb(pid);
+  const stats = await client.request('vfioReview/stats', null);
   samples.push({ at: 'end', rss: endRss });
   warmRss ??= samples[0]?.rss ?? endRss;
-  console.log(`long run: ${EDITS} edits in ${editSeconds.toFixed(1)} s, ${CYCLES} cycles; RSS (MB) ${samples.map((s) => `${s.at}: ${s.rss.toFixed(0)}`).join(', ')}`);
+  console.log(`long run: ${EDITS} edits in ${editSeconds.toFixed(1)} s, ${CYCLES} cycles; RSS (MB) ${samples.map((s) => `${s.at}: ${s.rss.toFixed(0)}`).join(', ')}; live trees ${warmTrees} -> ${stats.liveTrees}`);
 
   assert.equal(client.exitStatus, undefined);
   assert.deepEqual(serverErrors(client), []);
+  // Trees: one per open document, one per preprocessor variant it keeps; every closed document's are freed.
+  assert.equal(stats.openDocuments, 1);
+  assert.ok(stats.liveTrees <= 4 && stats.liveTrees <= (warmTrees ?? stats.liveTrees), `live trees: ${warmTrees} after warming up, ${stats.liveTrees} at the end`);
   assert.ok(endRss - warmRss <= RSS_GROWTH_MB, `RSS grew from ${warmRss.toFixed(0)} MB to ${endRss.toFixed(0)} MB (bound ${RSS_GROWTH_MB} MB)`);
 
   // The same text in a fresh server gives the same diagnostics.

@@ -57,4 +57,7 @@ test('an mbox over LSP: diagnostics on the patch lines, hover, an edit, a drafte
   await client.closeDocument(uri);
   const cleared = await client.waitForDiagnostics(uri, (p) => p.diagnostics.length === 0);
   assert.deepEqual(cleared.diagnostics, []);
+  // Every tree the reviews, hovers and the reply made is freed once the mbox is closed.
+  const stats = await client.request('vfioReview/stats', null);
+  assert.deepEqual([stats.openPatches, stats.openDocuments, stats.liveTrees], [0, 0, 0]);
 });

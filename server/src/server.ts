@@ -34,6 +34,7 @@ import {
 } from './formats/lsp';
 import type { LayoutReport, Position } from './engine/types';
 import { PatchDocuments, isPatchPath } from './patch-documents';
+import { liveTreeCount } from './engine/parse/parser';
 
 export const STATUS_NOTIFICATION = 'vfioReview/status';
 
@@ -75,6 +76,8 @@ export const LAYOUT_REQUEST = 'vfioReview/layout';
  * `{ uri, line }`, result `{ text, patch, subject }` for the patch whose mail holds `line`, or null.
  */
 export const DRAFT_REPLY_REQUEST = 'vfioReview/draftReply';
+/** For tests and bug reports: what the server holds (live parse trees, documents, memory). */
+export const STATS_REQUEST = 'vfioReview/stats';
 /** Patch documents are reviewed this long after the last edit (a whole series is re-applied). */
 const PATCH_DEBOUNCE_MS = 400;
 
@@ -674,6 +677,11 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
       return r.e.inlayHints(r.doc.path, params.range).map(inlayHintToLsp);
     }),
   );
+
+  connection.onRequest(STATS_REQUEST, () => {
+    const memory = process.memoryUsage();
+    return { liveTrees: liveTreeCount(), openDocuments: open.size, openPatches: openPatches.size, rssMiB: Math.round(memory.rss / 2 ** 20), heapUsedMiB: Math.round(memory.heapUsed / 2 ** 20) };
+  });
 
   connection.onRequest(DRAFT_REPLY_REQUEST, (params: { uri?: unknown; line?: unknown }) =>
     guarded('drafting a reply', null, async () => {

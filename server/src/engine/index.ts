@@ -24,4 +24,4 @@ export type { PatchReview, PatchFinding, ReviewedFile, PatchReviewOptions } from
 export { draftReply, replyTarget } from './patch/reply';
 export type { PatchInput, PatchMail, FilePatch, Hunk, HunkLine } from './patch/types';
 export { patchHover, hunkLineAt } from './patch/hover';
-export { boundCommentRuns, MAX_COMMENT_RUN } from './parse/parser';
+export { boundCommentRuns, MAX_COMMENT_RUN, liveTreeCount } from './parse/parser';

@@ -2,10 +2,28 @@
 // text. Keeps incremental state for documents so an edit reparses only what changed.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Edit, Language, Parser, type Tree } from 'web-tree-sitter';
+import { Edit, Language, Parser, Tree } from 'web-tree-sitter';
 
 let ready: Promise<Parser> | undefined;
 let parserInstance: Parser | undefined;
+/** Trees made by parseText/reparseByDiff and not yet deleted: a leak shows as a count that grows. */
+let liveTrees = 0;
+
+export function liveTreeCount(): number {
+  return liveTrees;
+}
+
+/** Counts deletions once per process (every tree of the engine is deleted through this method). */
+function countDeletions(): void {
+  const proto = Tree.prototype as unknown as { delete(): void; vfioReviewCounted?: boolean };
+  if (proto.vfioReviewCounted) return;
+  const original = proto.delete;
+  proto.delete = function (this: Tree) {
+    liveTrees--;
+    original.call(this);
+  };
+  proto.vfioReviewCounted = true;
+}
 
 /** Directories searched for the wasm files: beside the bundle (dist/), then the source tree. */
 function wasmPath(file: string): string {
@@ -27,6 +45,7 @@ export function loadParser(): Promise<Parser> {
     const language = await Language.load(wasmPath('tree-sitter-c.wasm'));
     const parser = new Parser();
     parser.setLanguage(language);
+    countDeletions();
     parserInstance = parser;
     return parser;
   })();
@@ -96,6 +115,7 @@ export function boundCommentRuns(text: string, max = MAX_COMMENT_RUN): string {
 export function parseText(text: string): Tree {
   const tree = parser().parse(boundCommentRuns(text));
   if (!tree) throw new Error('vfio-review: tree-sitter returned no tree');
+  liveTrees++;
   return tree;
 }
 
@@ -139,5 +159,6 @@ export function reparseByDiff(old: Tree, oldText: string, newText: string): Tree
   const tree = parser().parse(newText, old);
   old.delete();
   if (!tree) throw new Error('vfio-review: tree-sitter returned no tree');
+  liveTrees++;
   return tree;
 }

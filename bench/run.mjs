@@ -11,7 +11,7 @@
 // It prints one table and writes bench/results.json. Measurements only: nothing here fails on a
 // time, and the tests never time anything.
 //
-// Usage: node bench/run.mjs [--install] [--kernel DIR] [--edits N] [--hovers N] [--runs N]
+// Usage: node bench/run.mjs [--install] [--kernel DIR] [--edits N] [--soak N] [--hovers N] [--runs N]
 //                           [--file REL] [--out FILE]
 // `npm run bench` builds first. Nothing is installed unless --install is given.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
@@ -45,7 +45,9 @@ function parseArgs(argv) {
   const opts = {
     install: false,
     kernel: undefined,
-    edits: 200,
+    edits: 500,
+    // Edits in all (timed ones included) before the last memory reading.
+    soak: 2000,
     hovers: 200,
     runs: 5,
     file: 'drivers/vfio/pci/vfio_pci_core.c',
@@ -74,6 +76,7 @@ function parseArgs(argv) {
       case '--kernel': opts.kernel = path.resolve(val()); break;
       case '--edits': opts.edits = int(); break;
       case '--hovers': opts.hovers = int(); break;
+      case '--soak': opts.soak = int(); break;
       case '--runs': opts.runs = Math.max(1, int()); break;
       case '--file': opts.file = val(); break;
       case '--out': opts.out = path.resolve(val()); break;
@@ -90,7 +93,7 @@ function parseArgs(argv) {
 }
 
 function usage(error) {
-  const text = `usage: node bench/run.mjs [--install] [--kernel DIR] [--edits N] [--hovers N] [--runs N] [--file REL] [--out FILE]
+  const text = `usage: node bench/run.mjs [--install] [--kernel DIR] [--edits N] [--soak N] [--hovers N] [--runs N] [--file REL] [--out FILE]
                          [--no-tree | --tree-dirs DIR,DIR... | --tree-runs N]
 
 Peers it measures against, when installed (nothing is installed unless --install, which only
@@ -413,6 +416,31 @@ async function benchServer(kernel, opts) {
     result.edits = summarize(editSamples);
     result.rssAfterEditsMiB = rssMiB(child.pid);
 
+    // More of the same edits, untimed, up to opts.soak in all: does memory keep growing?
+    let soaked = editSamples.length;
+    for (let k = 0; soaked < opts.soak; k++) {
+      const line = editLines[k % editLines.length];
+      const indent = /^\t*/.exec(lines[line])[0].length;
+      const at = { line, character: indent };
+      for (const change of [{ range: { start: at, end: at }, text: ' ' }, { range: { start: at, end: { line, character: indent + 1 } }, text: '' }]) {
+        version++;
+        const params = incremental
+          ? { textDocument: { uri, version }, contentChanges: [change] }
+          : { textDocument: { uri, version }, contentChanges: [{ text: applyChange(lines, change) }] };
+        conn.sendNotification(rpc.DidChangeTextDocumentNotification.type, params);
+        soaked++;
+      }
+      // Let the server keep up now and then, as a typist pausing would.
+      if (k % 25 === 24) {
+        const v = version;
+        await waitPublish(now(), (p) => p.version === undefined || p.version === null || p.version >= v, `soak ${v}`);
+      }
+    }
+    const last = version;
+    await waitPublish(now(), (p) => p.version === undefined || p.version === null || p.version >= last, `soak ${last}`);
+    result.soakEdits = soaked;
+    result.rssAfterSoakMiB = rssMiB(child.pid);
+
     // Hovers on the (restored) document.
     const targets = pickHovers(hoverTargets(lines), opts.hovers);
     const hoverSamples = [];
@@ -523,7 +551,7 @@ function printTable(results) {
   if (s.edits) rows.push(['server', `didChange -> diagnostics, ${s.edits.n} edits`, `p50 ${fmt(s.edits.p50)}  p95 ${fmt(s.edits.p95)}  p99 ${fmt(s.edits.p99)}  max ${fmt(s.edits.max)}`]);
   if (s.hovers) rows.push(['server', `hover, ${s.hovers.n} positions (${s.hovers.answered} answered)`, `p50 ${fmt(s.hovers.p50)}  p95 ${fmt(s.hovers.p95)}  max ${fmt(s.hovers.max)}  first ${fmt(s.hovers.firstMs)}`]);
   if (s.hovers?.slowest?.length) rows.push(['server', 'slowest hover', s.hovers.slowest.slice(0, 2).map((h) => `${h.name} (${h.kind}) at ${h.line}:${h.character} ${fmt(h.ms)}`).join(', ')]);
-  if (s.rssAfterOpenMiB !== undefined) rows.push(['server', 'RSS after open / edits / hovers', `${fmt(s.rssAfterOpenMiB, 'MiB')} / ${fmt(s.rssAfterEditsMiB, 'MiB')} / ${fmt(s.rssAfterHoversMiB, 'MiB')}`]);
+  if (s.rssAfterOpenMiB !== undefined) rows.push(['server', `RSS after open / ${s.edits?.n ?? 0} edits / ${s.soakEdits ?? '-'} edits / hovers`, `${fmt(s.rssAfterOpenMiB, 'MiB')} / ${fmt(s.rssAfterEditsMiB, 'MiB')} / ${fmt(s.rssAfterSoakMiB, 'MiB')} / ${fmt(s.rssAfterHoversMiB, 'MiB')}`]);
   const p = results.patch;
   if (p?.error) rows.push(['patch', 'ten-patch series vs checkpatch.pl', `error: ${p.error}`]);
   else if (p) {

@@ -32,6 +32,12 @@ export interface EngineOptions {
    * 10,000; 0: no limit). What was left out is reported as an analysis-incomplete finding.
    */
   fileBudgetMs?: number;
+  /**
+   * Folder of the persistent cache (the CLI's `--cache DIR`). When given, the lock analysis keeps
+   * each index file's extraction there (`lock-ir/`), per path, content and build, and a new
+   * process reads it back instead of parsing the file. Default: none (nothing is written).
+   */
+  cacheDir?: string;
 }
 
 /** An LSP-style content change: a range edit, or a full replacement when `range` is absent. */

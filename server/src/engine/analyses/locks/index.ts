@@ -11,6 +11,7 @@ import picomatch from 'picomatch';
 import { globMatcher, hashText, type SourceStore } from '../../workspace';
 import { analyseProgram, buildProgram, type AnalysisResult, type HeldLock, type HeldPoint, type Program } from './analyse';
 import { extractFile, type FileIR, type Loc } from './extract';
+import { lockIRCache, type LockIRCache } from '../../cache/lock-ir';
 
 export type { AnalysisResult, HeldLock, HeldPoint, Program, Violation, LockFinding, Requirement, Summary } from './analyse';
 export type { FileIR, FunctionIR, Loc } from './extract';
@@ -101,22 +102,31 @@ export function indexFiles(root: string, globs: string[] = DEFAULT_LOCK_INDEX): 
   return [...out].sort();
 }
 
-function fileIR(store: SourceStore, file: string, current?: { tree: Tree; blank: RuleContext['source']['blank']; hash: string }): FileIR | undefined {
+/**
+ * A file's IR: from memory (the same objects while the content is the same: the warm start of
+ * analyse.ts reuses analyses by FunctionIR identity), else from the persistent cache, else
+ * parsed and extracted. Only text read from disk is written to the persistent cache; an
+ * editor's unsaved buffer or a patch applied in memory would fill it with one-off versions.
+ */
+function fileIR(store: SourceStore, file: string, current?: { tree: Tree; blank: RuleContext['source']['blank']; hash: string }, disk?: LockIRCache): FileIR | undefined {
   const src = current ? undefined : store.read(file);
   const hash = current?.hash ?? src?.hash;
   if (!hash) return undefined;
   const cached = fileCache.get(file);
   if (cached?.hash === hash) return cached.ir;
-  let ir: FileIR;
-  if (current) ir = extractFile(file, current.tree, current.blank);
-  else {
-    const facts = store.factsOf(src!);
-    const tree = parseText(facts.parseText);
-    try {
-      ir = extractFile(file, tree, facts.blank);
-    } finally {
-      tree.delete();
+  let ir = disk?.read(file, hash);
+  if (!ir) {
+    if (current) ir = extractFile(file, current.tree, current.blank);
+    else {
+      const facts = store.factsOf(src!);
+      const tree = parseText(facts.parseText);
+      try {
+        ir = extractFile(file, tree, facts.blank);
+      } finally {
+        tree.delete();
+      }
     }
+    if (disk && !store.isOpen(file)) disk.write(file, hash, ir);
   }
   if (fileCache.size > 5000) fileCache.clear();
   fileCache.set(file, { hash, ir });
@@ -125,16 +135,18 @@ function fileIR(store: SourceStore, file: string, current?: { tree: Tree; blank:
 
 /** The analysed program for a rule's file: cached while no file of the index changes. */
 export function lockAnalysis(ctx: RuleContext): { program: Program; result: AnalysisResult; root?: string } {
-  return lockAnalysisOf({ store: ctx.project.store, root: ctx.project.root, file: ctx.file, text: ctx.source.text, tree: ctx.source.tree, blank: ctx.source.blank, lockIndex: ctx.project.options.lockIndex });
+  return lockAnalysisOf({ store: ctx.project.store, root: ctx.project.root, file: ctx.file, text: ctx.source.text, tree: ctx.source.tree, blank: ctx.source.blank, lockIndex: ctx.project.options.lockIndex, cacheDir: ctx.project.options.cacheDir });
 }
 
 /**
  * The same outside a rule (hover): `tree` and `blank` are the file's as the editor has them; when
  * absent, the file is read and parsed through the store. `lockIndex`: the configured globs
- * (EngineOptions.lockIndex); DEFAULT_LOCK_INDEX when absent.
+ * (EngineOptions.lockIndex); DEFAULT_LOCK_INDEX when absent. `cacheDir`: the persistent cache's
+ * folder (EngineOptions.cacheDir), where files' IR is read from and kept; none when absent.
  */
-export function lockAnalysisOf(input: { store: SourceStore; root?: string; file: string; text?: string; tree?: Tree; blank?: RuleContext['source']['blank']; lockIndex?: string[] }): { program: Program; result: AnalysisResult; root?: string } {
+export function lockAnalysisOf(input: { store: SourceStore; root?: string; file: string; text?: string; tree?: Tree; blank?: RuleContext['source']['blank']; lockIndex?: string[]; cacheDir?: string }): { program: Program; result: AnalysisResult; root?: string } {
   const { store, root, file } = input;
+  const disk = input.cacheDir ? lockIRCache(input.cacheDir) : undefined;
   const currentHash = input.text !== undefined ? hashText(input.text) : store.read(file)?.hash;
   // Hovers ask many times a second: with this file unchanged, the answer of the last second
   // stands without walking and stating the whole index again (the engine's units do the same).
@@ -148,8 +160,8 @@ export function lockAnalysisOf(input: { store: SourceStore; root?: string; file:
   const parts: string[] = [];
   for (const f of files) {
     const ir = f === file && input.tree && input.blank && currentHash
-      ? fileIR(store, f, { tree: input.tree, blank: input.blank, hash: currentHash })
-      : fileIR(store, f);
+      ? fileIR(store, f, { tree: input.tree, blank: input.blank, hash: currentHash }, disk)
+      : fileIR(store, f, undefined, disk);
     if (!ir) continue;
     // What the lock rules and hovers report on a file comes from its own function bodies and
     // designated initializers. A file outside the index with neither (most headers of a

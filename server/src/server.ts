@@ -18,6 +18,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { version as packageVersion } from '../../package.json';
 import { ALL_ABIS, RULES, UsageError, createEngine } from './engine';
 import { findKernelRoot } from './engine/workspace';
+import { defaultCacheDir } from './engine/cache/entries';
 import type { Finding, AnalysisService, CancelToken, EngineOptions, RuleInfo, TextChange } from './engine';
 import { DEFAULT_UAPI_GLOBS } from './engine/analyser';
 import { SETTINGS_SECTION, defaultSettings, isUapiHeader, validateSettings, type Settings } from './config';
@@ -192,6 +193,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
       // A stranger's tree does not get to change what is reported: its .vfio-review.json is read
       // only once the workspace is trusted (the same moment git may run).
       readProjectConfig: gitAllowed,
+      cacheDir: gitAllowed ? defaultCacheDir() : undefined,
     };
   }
 

@@ -3,6 +3,7 @@
 import { UsageError } from './engine/api';
 import type { Analyser } from './engine/analyser';
 import type { FindingsCache } from './engine/cache/findings';
+import type { LockIRStats } from './engine/cache/lock-ir';
 import type { BaseVersion, EngineOptions, Finding } from './engine/api';
 
 /** What checking one file gave: its findings, or why it could not be checked. */
@@ -29,7 +30,7 @@ export type ToWorker = { kind: 'check'; file: string } | { kind: 'config'; file:
 export type FromWorker =
   | { kind: 'result'; result: FileResult }
   | { kind: 'config'; problems: { file: string; key: string; line: number; message: string }[] }
-  | { kind: 'stats'; stats: FindingsCache['stats'] | undefined };
+  | { kind: 'stats'; stats: FindingsCache['stats'] | undefined; lockIR: LockIRStats };
 
 export const isUsageError = (error: unknown) => error instanceof UsageError || (error as Error)?.name === 'UsageError';
 export const isIoError = (error: unknown) =>

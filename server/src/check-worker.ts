@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createEngine } from './engine';
 import type { Analyser } from './engine/analyser';
 import { FindingsCache } from './engine/cache/findings';
+import { lockIRStats } from './engine/cache/lock-ir';
 import { checkFile, type CheckWorkerData, type FromWorker, type ToWorker } from './check-files';
 
 const port = parentPort;
@@ -27,7 +28,7 @@ createEngine(data.options).then((service) => {
     if (message.kind === 'check') send({ kind: 'result', result: checkFile(engine, cache, message.file) });
     else if (message.kind === 'config') send({ kind: 'config', problems: engine.configProblems(message.file) });
     else {
-      send({ kind: 'stats', stats: cache?.stats });
+      send({ kind: 'stats', stats: cache?.stats, lockIR: lockIRStats() });
       engine.dispose();
       port.close();
     }

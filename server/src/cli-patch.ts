@@ -1,7 +1,8 @@
 // `vfio-review patch` and `vfio-review reply`: a series as it arrives (mbox, mail, diff; `-` for
 // stdin, which is how b4 runs per-patch checks), applied in memory to a tree, and the findings
 // each patch introduces printed on the patch's own lines; or a review reply drafted from them.
-// Nothing is written anywhere: results go to stdout, complaints to stderr (except in the b4
+// Nothing is written but the cache folder (the lock analysis's per-file IR, see
+// engine/cache/lock-ir.ts): results go to stdout, complaints to stderr (except in the b4
 // formats, where b4 counts any stderr line as a failure).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +11,8 @@ import { version } from '../../package.json';
 import { findKernelRoot, RULES } from './engine';
 import type { AbiName, Finding, Severity } from './engine';
 import { CliError, parse, parseArches } from './cli-args';
+import { defaultCacheDir } from './engine/cache/entries';
+import { lockIRStats } from './engine/cache/lock-ir';
 import { loadParser } from './engine/parse/parser';
 import { readPatchInput } from './engine/patch/read';
 import { reviewPatchInput, type PatchReview } from './engine/patch/review';
@@ -31,11 +34,15 @@ export const PATCH_HELP = `  patch FILE...           Review a patch series (mbox
       --arch LIST|all, --fail-on LEVEL   as for check.
       --format FORMAT     text (default), json, sarif, github, b4 (b4.am-perpatch-check-cmd),
                           b4-review (b4 review's check-tool JSON).
+      --cache DIR         Keep what the lock analysis extracts from each file of the tree in
+                          DIR, for the next run (default: $XDG_CACHE_HOME/vfio-review or
+                          ~/.cache/vfio-review); the findings do not depend on it.
+      --no-cache          Neither read nor write the cache.
   reply FILE              Draft a review reply to one patch of FILE on stdout: quoted hunks
                           with each finding under its line. Nothing is sent.
       --patch N           The patch to reply to (N of [PATCH N/M]; default: the first
                           with findings).
-      --tree DIR, --hunks-only, --arch LIST|all   as for patch.
+      --tree DIR, --hunks-only, --arch LIST|all, --cache DIR, --no-cache   as for patch.
       --from ADDRESS      From: header of the reply (default: none; your mail client adds it).
 `;
 
@@ -48,6 +55,24 @@ const EXIT_OK = 0;
 const EXIT_FINDINGS = 1;
 
 const docsBase = () => pathToFileURL(path.resolve(__dirname, '..', 'docs', 'rules')).href;
+
+/** The cache folder of --cache DIR (default: defaultCacheDir()), or undefined with --no-cache; check, patch and reply. */
+export function parseCacheDir(value: string | undefined, disabled: boolean | undefined): string | undefined {
+  if (disabled) {
+    if (value !== undefined) throw new CliError('--cache and --no-cache together: choose one');
+    return undefined;
+  }
+  if (value === '') throw new CliError('--cache: empty folder name');
+  const dir = path.resolve(value ?? defaultCacheDir());
+  let stat;
+  try {
+    stat = fs.statSync(dir, { throwIfNoEntry: false });
+  } catch (error) {
+    throw new CliError(`--cache ${value ?? dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (stat && !stat.isDirectory()) throw new CliError(`--cache ${value ?? dir}: not a directory`);
+  return dir;
+}
 
 function treeOf(option: string | undefined, hunksOnly: boolean): string | undefined {
   if (hunksOnly) return undefined;
@@ -99,7 +124,7 @@ interface Reviewed {
   input: ReturnType<typeof readPatchInput>;
 }
 
-async function reviewFile(file: string, tree: string | undefined, abis: AbiName[] | undefined): Promise<Reviewed> {
+async function reviewFile(file: string, tree: string | undefined, abis: AbiName[] | undefined, cacheDir: string | undefined): Promise<Reviewed> {
   const bytes = await readInput(file);
   const input = readPatchInput(bytes);
   const document = file === '-' ? path.resolve('<stdin>') : path.resolve(file);
@@ -107,14 +132,23 @@ async function reviewFile(file: string, tree: string | undefined, abis: AbiName[
     document,
     documentText: Buffer.from(bytes).toString('utf8'),
     tree,
-    engine: { arches: abis, docsBase: docsBase() },
+    engine: { arches: abis, docsBase: docsBase(), ...(cacheDir === undefined ? {} : { cacheDir }) },
   });
   return { file, document, review, input };
 }
 
 const PATCH_OPTIONS = {
   help: { type: 'boolean', short: 'h' }, tree: { type: 'string' }, 'hunks-only': { type: 'boolean' }, arch: { type: 'string', multiple: true },
+  cache: { type: 'string' }, 'no-cache': { type: 'boolean' },
 } as const;
+
+/** VFIO_REVIEW_CACHE_STATS=1: what the lock IR cache gave, on stderr (not in the b4 formats: b4 counts stderr lines as failures). */
+function cacheStatsNote(cacheDir: string | undefined, format: string, out: Output): void {
+  if (cacheDir === undefined || format === 'b4' || format === 'b4-review') return;
+  const stats = lockIRStats();
+  if (process.env.VFIO_REVIEW_CACHE_STATS) out.stderr(`vfio-review: lock IR cache ${cacheDir}: ${stats.hits} hits, ${stats.misses} misses, ${stats.dropped} dropped, ${stats.written} written\n`);
+  if (stats.writeErrors) out.stderr(`vfio-review: note: the cache in ${cacheDir} was not written (${stats.lastWriteError}); findings are unaffected\n`);
+}
 
 /** `patch`: usage mistakes and I/O errors are thrown as CliError / errno errors for main() to report. */
 export async function runPatch(args: string[], out: Output): Promise<number> {
@@ -127,11 +161,13 @@ export async function runPatch(args: string[], out: Output): Promise<number> {
   if (positionals.length === 0) throw new CliError('patch: give a patch, mail or mbox file (- for stdin)');
   const tree = treeOf(values.tree, values['hunks-only'] === true);
   const abis = parseArches(values.arch);
+  const cacheDir = parseCacheDir(values.cache, values['no-cache']);
   await loadParser();
   const reviewed: Reviewed[] = [];
-  for (const file of positionals) reviewed.push(await reviewFile(file, tree, abis));
+  for (const file of positionals) reviewed.push(await reviewFile(file, tree, abis, cacheDir));
   const findings = reviewed.flatMap((r) => r.review.findings);
   printPatchFindings(findings, reviewed, format, out);
+  cacheStatsNote(cacheDir, format, out);
   if (format === 'text') for (const r of reviewed) out.stderr(summary(r, tree));
   if (format === 'b4' || format === 'b4-review') return EXIT_OK;
   return findings.some((f) => SEVERITY_RANK[f.severity] >= FAIL_ON[failOnName]) ? EXIT_FINDINGS : EXIT_OK;
@@ -175,10 +211,12 @@ export async function runReply(args: string[], out: Output): Promise<number> {
     if (!Number.isInteger(patch) || patch < 1) throw new CliError(`--patch ${values.patch}: expected a patch number (1, 2, ...)`);
   }
   const tree = treeOf(values.tree, values['hunks-only'] === true);
+  const cacheDir = parseCacheDir(values.cache, values['no-cache']);
   await loadParser();
-  const r = await reviewFile(positionals[0], tree, parseArches(values.arch));
+  const r = await reviewFile(positionals[0], tree, parseArches(values.arch), cacheDir);
   const mail = replyTarget(r.input, r.review.findings, patch);
   if (!mail) throw new CliError(patch === undefined ? `${positionals[0]}: no patch in it to reply to` : `${positionals[0]}: no patch ${patch} in it`);
   out.stdout(draftReply(mail, r.review.findings, { from: values.from, docsBase: docsBase() }));
+  cacheStatsNote(cacheDir, 'text', out);
   return EXIT_OK;
 }

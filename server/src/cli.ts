@@ -12,8 +12,8 @@ import { ALL_ABIS, createEngine, findKernelRoot, RULES, scanDirectives } from '.
 import type { AbiName, AnalysisService, Finding, Severity } from './engine';
 import { isUapiHeader } from './config';
 import { Analyser, DEFAULT_UAPI_GLOBS } from './engine/analyser';
-import { defaultCacheDir } from './engine/cache/entries';
 import { FindingsCache, toolStamp } from './engine/cache/findings';
+import { lockIRStats, type LockIRStats } from './engine/cache/lock-ir';
 import { checkFile, isIoError, isUsageError, type CheckWorkerData, type FileResult, type FromWorker, type ToWorker } from './check-files';
 import { collectInputs, InputPathError, unreadableReason } from './files';
 import { changedFiles, GitError, lookupRepo, PathOutsideRepoError, repoPath, resolveCommit, showFile } from './git';
@@ -23,7 +23,7 @@ import { formatJson } from './formats/json';
 import { formatLayoutJson } from './formats/layout-json';
 import { formatLayoutText } from './formats/layout-text';
 import { formatSarif, toSarifLog } from './formats/sarif';
-import { PATCH_HELP, runPatch, runReply } from './cli-patch';
+import { PATCH_HELP, parseCacheDir, runPatch, runReply } from './cli-patch';
 import { CliError, parse, parseArches } from './cli-args';
 
 // The bundle doubles as the library the format tests load (test/formats.test.mjs).
@@ -156,7 +156,8 @@ async function runCheck(args: string[], out: Output): Promise<number> {
   const bases = values.base === undefined ? [] : await changedHeaderBases(values.base, paths, values.root ?? paths[0], root, inputs.files);
 
   const workerData: CheckWorkerData = {
-    options: { root, arches },
+    // The engine keeps the lock analysis's per-file IR in the same folder (lock-ir/).
+    options: { root, arches, ...(cacheDir === undefined ? {} : { cacheDir }) },
     cache: cacheDir === undefined ? undefined : { dir: cacheDir, stamp: toolStamp(version, [__filename, workerScript()]) },
     bases,
   };
@@ -183,11 +184,13 @@ async function runCheck(args: string[], out: Output): Promise<number> {
       message: `${p.key ? `${p.key}: ` : ''}${p.message}`,
     });
   }
-  const writeError = run.cacheStats.find((stats) => stats?.writeErrors)?.lastWriteError;
+  const writeError = [...run.cacheStats, ...run.lockIRStats].find((stats) => stats?.writeErrors)?.lastWriteError;
   if (writeError) out.stderr(`vfio-review: note: the cache in ${cacheDir} was not written (${writeError}); findings are unaffected\n`);
   if (cacheDir !== undefined && process.env.VFIO_REVIEW_CACHE_STATS) {
     const total = (key: 'hits' | 'misses' | 'dropped' | 'written') => run.cacheStats.reduce((sum, stats) => sum + (stats?.[key] ?? 0), 0);
     out.stderr(`vfio-review: cache ${cacheDir}: ${total('hits')} hits, ${total('misses')} misses, ${total('dropped')} dropped, ${total('written')} written\n`);
+    const lockIR = (key: 'hits' | 'misses' | 'dropped' | 'written') => run.lockIRStats.reduce((sum, stats) => sum + stats[key], 0);
+    out.stderr(`vfio-review: lock IR cache ${cacheDir}: ${lockIR('hits')} hits, ${lockIR('misses')} misses, ${lockIR('dropped')} dropped, ${lockIR('written')} written\n`);
   }
   findings.sort(compareFindings);
   printFindings(findings, format, out, new Set(bases.map(({ base }) => base.location)));
@@ -203,24 +206,6 @@ function parseJobs(value: string | undefined): number {
   return jobs;
 }
 
-/** The cache folder, or undefined with --no-cache. */
-function parseCacheDir(value: string | undefined, disabled: boolean | undefined): string | undefined {
-  if (disabled) {
-    if (value !== undefined) throw new CliError('--cache and --no-cache together: choose one');
-    return undefined;
-  }
-  if (value === '') throw new CliError('--cache: empty folder name');
-  const dir = path.resolve(value ?? defaultCacheDir());
-  let stat;
-  try {
-    stat = fs.statSync(dir, { throwIfNoEntry: false });
-  } catch (error) {
-    throw new CliError(`--cache ${value ?? dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  if (stat && !stat.isDirectory()) throw new CliError(`--cache ${value ?? dir}: not a directory`);
-  return dir;
-}
-
 /** dist/check-worker.js: the worker threads' bundle, beside this one. */
 const workerScript = () => path.join(__dirname, 'check-worker.js');
 
@@ -229,6 +214,8 @@ interface CheckRun {
   results: FileResult[];
   configProblems: { file: string; key: string; line: number; message: string }[];
   cacheStats: (FindingsCache['stats'] | undefined)[];
+  /** The lock IR cache's, per thread that analysed (this one, or each worker). */
+  lockIRStats: LockIRStats[];
 }
 
 /** --jobs 1 (or a single file): every file in this thread, with one engine. */
@@ -239,7 +226,7 @@ async function checkHere(files: string[], data: CheckWorkerData): Promise<CheckR
     for (const { file, base } of data.bases) engine.setBase(file, base);
     const results = files.map((file) => checkFile(engine, cache, file));
     const configProblems = files.length ? engine.configProblems(files[0]) : [];
-    return { results, configProblems, cacheStats: [cache?.stats] };
+    return { results, configProblems, cacheStats: [cache?.stats], lockIRStats: [lockIRStats()] };
   } finally {
     engine.dispose();
   }
@@ -265,7 +252,7 @@ async function checkInParallel(files: string[], jobs: number, data: CheckWorkerD
     // The misses are counted again by the worker that checks the file.
     lookupStats.push({ ...cache.stats, misses: 0 });
     if (answered.size === files.length) {
-      return { results: files.map((file) => answered.get(file)!), configProblems: engine.configProblems(files[0]), cacheStats: lookupStats };
+      return { results: files.map((file) => answered.get(file)!), configProblems: engine.configProblems(files[0]), cacheStats: lookupStats, lockIRStats: [] };
     }
   }
   const rest = files.filter((file) => !answered.has(file));
@@ -275,6 +262,7 @@ async function checkInParallel(files: string[], jobs: number, data: CheckWorkerD
     results: files.map((file) => answered.get(file) ?? byFile.get(file)!),
     configProblems: run.configProblems,
     cacheStats: [...lookupStats, ...run.cacheStats],
+    lockIRStats: run.lockIRStats,
   };
 }
 
@@ -288,7 +276,7 @@ function checkInWorkers(files: string[], jobs: number, data: CheckWorkerData, co
   const sizeOf = (file: string) => fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
   const queue = files.map((file) => ({ file, size: sizeOf(file) })).sort((a, b) => b.size - a.size || (a.file < b.file ? -1 : 1)).map((q) => q.file);
   const results = new Map<string, FileResult>();
-  const run: CheckRun = { results: [], configProblems: [], cacheStats: [] };
+  const run: CheckRun = { results: [], configProblems: [], cacheStats: [], lockIRStats: [] };
   let replacements = jobs * 2;
   let running = 0;
   return new Promise((resolve) => {
@@ -319,7 +307,10 @@ function checkInWorkers(files: string[], jobs: number, data: CheckWorkerData, co
         } else if (message.kind === 'config') {
           run.configProblems = message.problems;
           next();
-        } else run.cacheStats.push(message.stats);
+        } else {
+          run.cacheStats.push(message.stats);
+          run.lockIRStats.push(message.lockIR);
+        }
       });
       let failure: string | undefined;
       worker.on('error', (error) => {

@@ -43,8 +43,17 @@ interface Frame<E> {
   continueTo?: number;
 }
 
+/** Statements nested deeper than this are not built into a CFG (the builder recurses once per level). */
+export const MAX_CFG_DEPTH = 400;
+
+/** Thrown for a body nested deeper than MAX_CFG_DEPTH: callers leave such a function unanalysed. */
+export class CfgTooDeep extends Error {
+  override name = 'CfgTooDeep';
+}
+
 /** Builds the CFG of a function body (a compound_statement). */
 export function buildCfg<E>(body: Node, hooks: CfgHooks<E>): Cfg<E> {
+  let depth = 0;
   const nodes: CfgNode<E>[] = [];
   const newNode = (events: E[] = []): number => {
     nodes.push({ events, succ: [] });
@@ -66,6 +75,14 @@ export function buildCfg<E>(body: Node, hooks: CfgHooks<E>): Cfg<E> {
 
   // Each function returns the node control falls out of, or -1 when it does not fall through.
   const stmt = (n: Node, cur: number): number => {
+    if (++depth > MAX_CFG_DEPTH) throw new CfgTooDeep(`statements nested more than ${MAX_CFG_DEPTH} deep`);
+    try {
+      return stmtAt(n, cur);
+    } finally {
+      depth--;
+    }
+  };
+  const stmtAt = (n: Node, cur: number): number => {
     if (cur < 0) {
       // Unreachable code may still hold a label: give it a fresh, unreached node.
       if (!containsLabel(n)) return -1;

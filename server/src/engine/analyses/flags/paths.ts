@@ -7,7 +7,7 @@
 // by the object that holds them: a flag tested on `fill->flags` says which member `info->devid`
 // is, as in vfio_pci_fill_devs.
 import type { Node } from 'web-tree-sitter';
-import { buildCfg, forwardDataflow } from '../../cfg/build';
+import { buildCfg, CfgTooDeep, forwardDataflow } from '../../cfg/build';
 import { impliedFlags, type Discriminant, type FlagState } from './discriminants';
 import { fieldOwner } from './kernel';
 
@@ -71,7 +71,12 @@ export function inactiveUnionUses(root: Node, discriminants: Discriminant[]): Un
     if (![...members].some((m) => text.includes(m)) || ![...flags].some((f) => text.includes(f))) continue;
     const ids = new Set(body.descendantsOfType(['field_identifier', 'identifier']).map((n) => n?.text));
     if (![...members].some((m) => ids.has(m)) || ![...flags].some((f) => ids.has(f))) continue;
-    out.push(...analyseFunction(body, discriminants, isFlag));
+    try {
+      out.push(...analyseFunction(body, discriminants, isFlag));
+    } catch (e) {
+      // Nested beyond what the CFG builder takes: no finding rather than a guess.
+      if (!(e instanceof CfgTooDeep)) throw e;
+    }
   }
   return out;
 }

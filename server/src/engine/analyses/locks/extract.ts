@@ -3,7 +3,7 @@
 // field types, file-scope variables, and the functions assigned to fields in designated
 // initializers (ops tables).
 import type { Node, Tree } from 'web-tree-sitter';
-import { buildCfg, type Cfg } from '../../cfg/build';
+import { buildCfg, CfgTooDeep, type Cfg } from '../../cfg/build';
 import type { BlankResult } from '../../parse/blank';
 import { lockExprOf, normaliseExpr } from './paths';
 import { ACCESS_ALLOCATORS, ACCESS_DIAGNOSTICS, ACCESS_FREERS, ACCESS_INITIALISERS, ACCESS_READERS, ACQUIRES_ANNOTATIONS, BLOCK_GUARD, GUARD_CLASSES, primitiveOf, RELEASES_ANNOTATIONS, REQUIRES_ANNOTATIONS, SCOPED_GUARDS } from './primitives';
@@ -200,13 +200,24 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
     const body = top.childForFieldName('body');
     if (!fd || !name || !body) continue;
     if (top.hasError) {
-      ir.skipped.push(name);
-      for (const m of body.text.matchAll(/(?:->|\.)\s*([A-Za-z_]\w*)/g)) ir.skippedFields.add(m[1]);
+      skip(name, body);
       continue;
     }
-    ir.functions.push(extractFunction(top, fd, name, body));
+    try {
+      ir.functions.push(extractFunction(top, fd, name, body));
+    } catch (e) {
+      if (!(e instanceof CfgTooDeep)) throw e;
+      // Nested beyond what the CFG builder takes: left out like a body that does not parse.
+      skip(name, body);
+    }
   }
   return ir;
+
+  /** A function left unanalysed: its name, and the fields it touches (their accesses are not counted). */
+  function skip(name: string, body: Node): void {
+    ir.skipped.push(name);
+    for (const m of body.text.matchAll(/(?:->|\.)\s*([A-Za-z_]\w*)/g)) ir.skippedFields.add(m[1]);
+  }
 
   function extractFunction(def: Node, fd: Node, name: string, body: Node): FunctionIR {
     const params: FunctionIR['params'] = [];

@@ -428,7 +428,10 @@ interface Version {
 function declaresSomething(text: string): boolean {
   if (scanDirectives(text).some((d) => d.kind === 'define' && (d.body ?? '').trim() !== '')) return true;
   const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ').replace(/^[ \t]*#.*(?:\\\r?\n.*)*$/gm, ' ');
-  return /\b(struct|union|enum)\b[^;{}()]*\{/.test(code) || /\btypedef\b/.test(code);
+  // A struct, union or enum keyword, then `{` with no `;{}()` between: the stretch before each `{`
+  // is tested once (a regex from each keyword to the next `{` rescans a long stretch per keyword).
+  const beforeBraces = code.split('{').slice(0, -1).map((before) => before.split(/[;}()]/).pop() ?? '');
+  return beforeBraces.some((stretch) => /\b(struct|union|enum)\b/.test(stretch)) || /\btypedef\b/.test(code);
 }
 
 /** OLD or NEW of `abi-diff`: an existing file, else `REV:path` in the repository around `gitStart`. */

@@ -134,8 +134,10 @@ export class Analyser implements AnalysisService {
         return parsed ? unit.engine.sizeOf(parsed.type).signed : undefined;
       },
       canonical: (typeText) => {
-        const parsed = parseTypeText(typeText.replace(/\[.*$/, ''));
-        return parsed ? unit.engine.canonical(parsed.type) + (typeText.match(/\[.*$/)?.[0] ?? '') : undefined;
+        // Array bounds from the last line's first `[`; the lookbehind lets only a line's first `[` run `.*$`.
+        const bounds = /\[(?<!\[.*?\[).*$/.exec(typeText);
+        const parsed = parseTypeText(bounds ? typeText.slice(0, bounds.index) : typeText);
+        return parsed ? unit.engine.canonical(parsed.type) + (bounds?.[0] ?? '') : undefined;
       },
     };
   }
@@ -520,7 +522,7 @@ export class Analyser implements AnalysisService {
     const src = this.store.read(file);
     if (!this.isUapi(file) || !src) return [];
     const lines = src.text.split('\n');
-    return memberHints(this.typeLayouts(this.unit(file, this.arches[0])), range, (l) => (lines[l] ?? '').replace(/\s+$/, '').length);
+    return memberHints(this.typeLayouts(this.unit(file, this.arches[0])), range, (l) => (lines[l] ?? '').trimEnd().length);
   }
 
   /** Quick fixes for the findings overlapping `range`: the rules' own, and a suppression comment. */

@@ -119,7 +119,8 @@ function memberChain(name: Node, decl: Node): { owner: { tag: 'struct' | 'union'
     if (outerField) {
       // A nested aggregate: named members add a path component, anonymous ones do not.
       const d = outerField.childForFieldName('declarator');
-      if (d) parts.unshift(d.text.replace(/\[.*$/, '').replace(/^\*+/, ''));
+      // Array bounds off, from the last line's first `[`; the lookbehind lets only a line's first `[` run `.*$`.
+      if (d) parts.unshift(d.text.replace(/\[(?<!\[.*?\[).*$/, '').replace(/^\*+/, ''));
       field = outerField;
       continue;
     }

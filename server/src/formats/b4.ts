@@ -15,7 +15,9 @@ function reported(findings: Finding[]): Finding[] {
 }
 
 function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, ' ');
+  // Each blank run holding a line break becomes one space (matching runs whole: a `\s*` before the
+  // break would rescan a long run of spaces from each of them).
+  return text.replace(/\s+/g, (blank) => (/[\r\n]/.test(blank) ? ' ' : blank));
 }
 
 /** checkpatch-like terse lines: `ERROR: rule: message` (the message starts with the patched file:line). */
@@ -45,7 +47,8 @@ export function toB4Review(findings: Finding[], docsBase?: string): B4ReviewResu
     summary: `${parts.join(', ')}: ${oneLine(list[0].message)}`,
     details: list.map((f) => `${f.severity}: ${oneLine(f.message)} [${f.rule}]`).join('\n'),
   };
-  if (docsBase) result.url = `${docsBase.replace(/\/+$/, '')}/${encodeURIComponent(list[0].rule)}.md`;
+  // `(?<!\/)`: only the first slash of a run is tried, so a long run is not rescanned from each slash.
+  if (docsBase) result.url = `${docsBase.replace(/(?<!\/)\/+$/, '')}/${encodeURIComponent(list[0].rule)}.md`;
   return [result];
 }
 

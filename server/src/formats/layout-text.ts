@@ -49,11 +49,27 @@ function typeDiffers(typeName: string, others: ArchTypes[]): string[] {
   return [differs(sizes, 'size'), differs(aligns, 'align')].filter((line): line is string => line !== null);
 }
 
+/**
+ * `__u8 [2][3]` -> `__u8` and `[2][3]`: the `[...]` groups that end a one-line type, the type
+ * before them without its trailing blanks. Scans once, where a regex with a lazy prefix before the
+ * groups retries them from every `[` and blank.
+ */
+function splitArrayBounds(text: string): { type: string; bounds: string } | undefined {
+  if (!text.endsWith(']')) return undefined;
+  // The groups reach back to the last `]` that is not the end and not followed by another group.
+  let groupsFrom = 0;
+  for (let i = 0; i < text.length - 1; i++) if (text[i] === ']' && text[i + 1] !== '[') groupsFrom = i + 1;
+  const open = text.indexOf('[', groupsFrom);
+  if (open < 0) return undefined;
+  const type = text.slice(0, open).trimEnd();
+  return /[\n\r\u2028\u2029]/.test(type) ? undefined : { type, bounds: text.slice(open) };
+}
+
 /** `__u8[16]` + `data` -> `__u8`, `data[16]`: C puts array bounds after the name. */
 function declaration(m: MemberLayout): { type: string; name: string } {
-  const array = /^(.*?)\s*((?:\[[^\]]*\])+)$/.exec(m.type);
-  const type = array ? array[1] : m.type;
-  const suffix = array ? array[2] : '';
+  const array = splitArrayBounds(m.type);
+  const type = array ? array.type : m.type;
+  const suffix = array ? array.bounds : '';
   const bits = m.bitSize !== undefined ? `:${m.bitSize}` : '';
   return { type, name: `${'  '.repeat(m.depth)}${m.path}${suffix}${bits};` };
 }

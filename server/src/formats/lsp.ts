@@ -25,7 +25,8 @@ export function defaultDocsBase(): string {
 }
 
 export function ruleDocUri(rule: string, docsBase: string = defaultDocsBase()): string {
-  return `${docsBase.replace(/\/+$/, '')}/${encodeURIComponent(rule)}.md`;
+  // `(?<!\/)`: only the first slash of a run is tried, so a long run is not rescanned from each slash.
+  return `${docsBase.replace(/(?<!\/)\/+$/, '')}/${encodeURIComponent(rule)}.md`;
 }
 
 export function pathToUri(file: string): string {

@@ -49,7 +49,8 @@ function ruleDescriptor(rule: RuleInfo, docsBase: string | undefined): Sarif.Rep
     shortDescription: { text: rule.summary },
     defaultConfiguration: defaultConfiguration(rule.defaultSeverity),
   };
-  if (docsBase) descriptor.helpUri = `${docsBase.replace(/\/+$/, '')}/${encodeURIComponent(rule.id)}.md`;
+  // `(?<!\/)`: only the first slash of a run is tried, so a long run is not rescanned from each slash.
+  if (docsBase) descriptor.helpUri = `${docsBase.replace(/(?<!\/)\/+$/, '')}/${encodeURIComponent(rule.id)}.md`;
   return descriptor;
 }
 
@@ -85,7 +86,8 @@ export function toSarifLog(findings: Finding[], options: SarifOptions): Sarif.Lo
             rules: options.rules.map((rule) => ruleDescriptor(rule, options.docsBase)),
           },
         },
-        originalUriBaseIds: { [SRCROOT]: { uri: pathToFileURL(options.baseDir.replace(/\/*$/, '/')).href } },
+        // `(?<!\/)`: only the first slash of a run is tried, so a long run is not rescanned from each slash.
+        originalUriBaseIds: { [SRCROOT]: { uri: pathToFileURL(options.baseDir.replace(/(?<!\/)\/*$/, '/')).href } },
         columnKind: 'utf16CodeUnits',
         results,
       },

@@ -92,7 +92,8 @@ export function draftReply(mail: PatchMail, allFindings: PatchFinding[], options
       done.add(b.docLine);
       lines.push('');
       for (const f of here) {
-        const link = options.docsBase ? ` (${options.docsBase.replace(/\/+$/, '')}/${f.rule}.md)` : '';
+        // `(?<!\/)`: only the first slash of a run is tried, so a long run is not rescanned from each slash.
+        const link = options.docsBase ? ` (${options.docsBase.replace(/(?<!\/)\/+$/, '')}/${f.rule}.md)` : '';
         lines.push(`${f.message}`, `[vfio-review ${f.rule}, ${f.severity}${link}]`, '');
       }
     }

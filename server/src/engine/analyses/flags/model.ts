@@ -4,6 +4,7 @@
 // comments state. Plain data, built from the file's model and its unit's layout engine.
 import type { AggregateDecl, FieldDecl, SourcePos, TypeExpr } from '../../model/decls';
 import type { LayoutEngine } from '../../layout/compute';
+import { macroGlobMatches } from '../../macro-glob';
 import { parseTypeText } from '../../model/scope';
 import { evaluate, type MacroDef, type MacroTable, type Value } from '../../preprocess/expr';
 import type { Directive } from '../../preprocess/directives';
@@ -229,7 +230,7 @@ export function buildFlagModel(input: FlagModelInput): FlagModel {
     const ff = model.fields.get(fieldKey(owner, member));
     if (!ff) continue;
     for (const m of model.macros.values()) {
-      if (globMatch(b.macro, m.name)) {
+      if (macroGlobMatches(b.macro, m.name)) {
         m.field = ff;
         m.binding = { file: input.config!.file, line: 0, source: 'configuration' };
       }
@@ -263,12 +264,6 @@ export function splitFieldRef(ref: string): [string, string] {
   const m = /^\s*((?:struct|union)\s+[A-Za-z_]\w*|[A-Za-z_]\w*)\s*\.\s*([\w.]+)\s*$/.exec(ref);
   if (!m) return ['', ''];
   return [m[1].replace(/\s+/g, ' '), m[2]];
-}
-
-export function globMatch(glob: string, name: string): boolean {
-  if (!glob.includes('*')) return glob === name;
-  const re = new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  return re.test(name);
 }
 
 function commonPrefix(names: string[]): string {
@@ -320,7 +315,8 @@ export function commentSentences(text: string): CommentSentence[] {
   let index = 0;
   while ((m = re.exec(text))) {
     const startLine = lineOf(text, m.index);
-    const lines = m[0].replace(/^\/\*+|\*+\/$|^\/\//g, '').split('\n').map((l) => l.replace(/^\s*\*\s?/, ''));
+    // Comment markers off; `(?<!\*)` tries the closing `*/` only from the first star of a run.
+    const lines = m[0].replace(/^\/\*+|(?<!\*)\*+\/$|^\/\//g, '').split('\n').map((l) => l.replace(/^\s*\*\s?/, ''));
     let cur = '';
     let curLine = startLine;
     lines.forEach((l, i) => {

@@ -39,7 +39,8 @@ export function normaliseExpr(text: string): string {
   let t = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/[^\n]*/g, '').replace(/\s+/g, ' ').trim();
   // Casts to a pointer type: `(struct x *)p`.
   t = t.replace(/\(\s*(?:const\s+)?(?:struct\s+|union\s+)?[A-Za-z_]\w*\s*\*+\s*\)\s*/g, '');
-  t = t.replace(/\s*(->|\.)\s*/g, '$1').replace(/\s*([()\[\],])\s*/g, '$1');
+  // Blanks are single spaces by now, so ` ?` is enough (a `\s*` would rescan a long run from each blank).
+  t = t.replace(/ ?(->|\.) ?/g, '$1').replace(/ ?([()\[\],]) ?/g, '$1');
   for (let i = 0; i < 4; i++) {
     t = stripOuterParens(t);
     // (&x)->y  ==  x.y ;  (*x).y  ==  x->y
@@ -89,7 +90,8 @@ export interface Scope {
 /** Resolves a lock expression (no `&`) in a function's scope. */
 export function resolvePath(expr: string, scope: Scope, depth = 0): LockPath {
   const display = expr;
-  const field = /([A-Za-z_]\w*)\s*$/.exec(expr)?.[1] ?? expr;
+  // The last identifier; `(?<!\w)\d*` starts the try only where a word starts, so a long word is scanned once.
+  const field = /(?<!\w)\d*([A-Za-z_]\w*)\s*$/.exec(expr)?.[1] ?? expr;
   // `&x->m` used as a base: `(&x->m)->f` was normalised away; `&x` alone as a root means x.
   const e = expr.startsWith('&') ? expr.slice(1) : expr;
   const co = CONTAINER_OF.exec(e);

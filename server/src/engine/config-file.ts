@@ -4,6 +4,7 @@
 // Validation is hand-written against schemas/vfio-review.schema.json (the tests check both agree):
 // a schema validator would be the only reason for a runtime dependency (see docs/configuration.md).
 import path from 'node:path';
+import { macroGlobMatches } from './macro-glob';
 import type { SeveritySetting } from './types';
 import type { SourceStore } from './workspace';
 
@@ -92,7 +93,7 @@ export function parseProjectConfig(text: string, file: string): LoadedConfig {
           // An exact name also matched by a glob that names another member: which one is meant?
           const entries = Object.entries(config.flags.bindings);
           for (const [exact, f1] of entries.filter(([m]) => !m.includes('*'))) {
-            const clash = entries.find(([g, f2]) => g.includes('*') && f2 !== f1 && globRe(g).test(exact));
+            const clash = entries.find(([g, f2]) => g.includes('*') && f2 !== f1 && macroGlobMatches(g, exact));
             if (clash) problem(`flags.bindings.${exact}`, `conflicts with '${clash[0]}': one binds it to ${f1}, the other to ${clash[1]}`);
           }
         }
@@ -178,10 +179,6 @@ export function severitiesFrom(config: ProjectConfig | undefined, user: Record<s
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function globRe(glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 }
 
 /** Keys given twice in one object (JSON.parse silently keeps the last), as dotted paths. */

@@ -1,6 +1,8 @@
 // A flag documented as meaningful only together with another ("available only when X is set")
 // set or tested in a function that never looks at that other flag.
+import type { Node } from 'web-tree-sitter';
 import { kernelFlagIndex } from '../analyses/flags/kernel';
+import type { FlagDependency } from '../analyses/flags/model';
 import type { Rule } from './rule';
 
 export const flagDependency: Rule = {
@@ -11,22 +13,34 @@ export const flagDependency: Rule = {
   run(ctx, report) {
     const index = kernelFlagIndex(ctx);
     if (!index.dependencies.length) return;
-    for (const fn of ctx.source.tree.rootNode.descendantsOfType('function_definition')) {
-      // Walking a function's identifiers is the cost: only where a dependent flag is written at all.
-      if (!fn || !index.dependencies.some((d) => fn.text.includes(d.flag))) continue;
-      const ids = fn.descendantsOfType('identifier').filter((n) => !!n);
-      const names = new Set(ids.map((n) => n!.text));
-      for (const dep of index.dependencies) {
-        if (!names.has(dep.flag) || names.has(dep.requires)) continue;
-        // Clearing the flag (`&= ~F`) never needs the other one.
-        const use = ids.find((n) => n!.text === dep.flag && n!.parent?.type !== 'unary_expression');
-        if (!use) continue;
-        report({
-          range: { start: { line: use.startPosition.row, character: use.startPosition.column }, end: { line: use.endPosition.row, character: use.endPosition.column } },
-          message: `${dep.flag} is only meaningful when ${dep.requires} is set, but this function never sets or tests ${dep.requires}.`,
-          related: [{ file: dep.evidence.file, range: { start: { line: dep.evidence.line, character: 0 }, end: { line: dep.evidence.line, character: 0 } }, message: `the dependency is stated here (${dep.evidence.source})` }],
-        });
+    // From each use of a dependent flag to the functions around it: walking the identifiers of
+    // every function is the cost this avoids.
+    const uses: { fn: Node; dep: FlagDependency; use: Node }[] = [];
+    const within = (n: Node, fn: Node) => n.startIndex >= fn.startIndex && n.endIndex <= fn.endIndex;
+    index.dependencies.forEach((dep) => {
+      const flags = index.tokens(dep.flag).filter((n) => n.type === 'identifier');
+      const required = index.tokens(dep.requires).filter((n) => n.type === 'identifier');
+      const seen = new Set<number>();
+      for (const id of flags) {
+        for (let fn = id.parent; fn; fn = fn.parent) {
+          if (fn.type !== 'function_definition' || seen.has(fn.id)) continue;
+          seen.add(fn.id);
+          if (required.some((r) => within(r, fn!))) continue;
+          // Clearing the flag (`&= ~F`) never needs the other one.
+          const use = flags.find((n) => within(n, fn!) && n.parent?.type !== 'unary_expression');
+          if (use) uses.push({ fn, dep, use });
+        }
       }
+    });
+    // In the order of the functions, then of the dependencies.
+    const order = new Map(index.dependencies.map((d, i) => [d, i]));
+    uses.sort((a, b) => a.fn.startIndex - b.fn.startIndex || order.get(a.dep)! - order.get(b.dep)!);
+    for (const { dep, use } of uses) {
+      report({
+        range: { start: { line: use.startPosition.row, character: use.startPosition.column }, end: { line: use.endPosition.row, character: use.endPosition.column } },
+        message: `${dep.flag} is only meaningful when ${dep.requires} is set, but this function never sets or tests ${dep.requires}.`,
+        related: [{ file: dep.evidence.file, range: { start: { line: dep.evidence.line, character: 0 }, end: { line: dep.evidence.line, character: 0 } }, message: `the dependency is stated here (${dep.evidence.source})` }],
+      });
     }
   },
 };

@@ -25,39 +25,47 @@ export const flagUnvalidated: Rule = {
   run(ctx, report) {
     const index = kernelFlagIndex(ctx);
     if (!index.fields.size) return;
-    for (const fn of ctx.source.tree.rootNode.descendantsOfType('function_definition')) {
-      // Only handlers that copy from userspace at all.
-      if (!fn || !fn.text.includes('copy_from_user')) continue;
-      for (const call of fn.descendantsOfType('call_expression')) {
-        if (call?.childForFieldName('function')?.text !== 'copy_from_user') continue;
-        const v = copiedVariable(call);
-        const owner = v && declaredStruct(call, v);
-        if (!v || !owner || index.fields.get(fieldKey(owner, 'flags'))?.kind !== 'flags') continue;
-        let tested = false;
-        let validated = false;
-        for (const fe of fn.descendantsOfType('field_expression')) {
-          if (!fe || fe.childForFieldName('argument')?.text !== v || fe.childForFieldName('field')?.text !== 'flags') continue;
-          const p = fe.parent;
-          const op = p?.type === 'binary_expression' ? p.childForFieldName('operator')?.type : undefined;
-          const other = p?.type === 'binary_expression' ? (p.childForFieldName('left')?.id === fe.id ? p.childForFieldName('right') : p.childForFieldName('left')) : undefined;
-          if (op === '&' && other && (other.type === 'unary_expression' && other.text.startsWith('~'))) validated = true;
-          else if (op === '&' && other?.type === 'identifier' && !index.macros.get(other.text)?.field) validated = true;
-          else if (op === '!=' || op === '==' || op === '>' || op === '>=') validated = true;
-          else if (p?.type === 'argument_list' || p?.type === 'parenthesized_expression' && p.parent?.type === 'if_statement') validated = true;
-          else if (p?.type === 'unary_expression' && p.text.startsWith('!')) validated = true;
-          else if (op === '&') tested = true;
+    // Only handlers that copy from userspace: from each `copy_from_user(` call to the functions
+    // around it, instead of reading every function of the file.
+    const copies: { fn: Node; call: Node }[] = [];
+    for (const name of index.tokens('copy_from_user')) {
+      for (let c: Node = name, p = name.parent; p; c = p, p = p.parent) {
+        if (p.type === 'call_expression' && p.childForFieldName('function')?.id === c.id) {
+          for (let fn = p.parent; fn; fn = fn.parent) if (fn.type === 'function_definition') copies.push({ fn, call: p });
+          break;
         }
-        // The whole struct handed to a helper (other than the copy): it may validate there.
-        for (const c of fn.descendantsOfType('call_expression')) {
-          if (!c || /^copy_(from|to)_user$/.test(c.childForFieldName('function')?.text ?? '')) continue;
-          if ((c.childForFieldName('arguments')?.namedChildren ?? []).some((a) => a && (a.text === `&${v}` || a.text === v))) validated = true;
-        }
-        if (!tested || validated) continue;
-        report({
-          range: { start: { line: call.startPosition.row, character: call.startPosition.column }, end: { line: call.startPosition.row, character: call.startPosition.column + 14 } },
-          message: `${v}.flags (${owner}) is copied from userspace and tested, but unknown bits are never rejected: add \`if (${v}.flags & ~(<known flags>)) return -EINVAL;\` so the other bits stay free for future flags.`,
-        });
+        if (p.startIndex !== name.startIndex || p.endIndex !== name.endIndex) break;
       }
+    }
+    copies.sort((a, b) => a.fn.startIndex - b.fn.startIndex || a.call.startIndex - b.call.startIndex);
+    for (const { fn, call } of copies) {
+      const v = copiedVariable(call);
+      const owner = v && declaredStruct(call, v);
+      if (!v || !owner || index.fields.get(fieldKey(owner, 'flags'))?.kind !== 'flags') continue;
+      let tested = false;
+      let validated = false;
+      for (const fe of fn.descendantsOfType('field_expression')) {
+        if (!fe || fe.childForFieldName('argument')?.text !== v || fe.childForFieldName('field')?.text !== 'flags') continue;
+        const p = fe.parent;
+        const op = p?.type === 'binary_expression' ? p.childForFieldName('operator')?.type : undefined;
+        const other = p?.type === 'binary_expression' ? (p.childForFieldName('left')?.id === fe.id ? p.childForFieldName('right') : p.childForFieldName('left')) : undefined;
+        if (op === '&' && other && (other.type === 'unary_expression' && other.text.startsWith('~'))) validated = true;
+        else if (op === '&' && other?.type === 'identifier' && !index.macros.get(other.text)?.field) validated = true;
+        else if (op === '!=' || op === '==' || op === '>' || op === '>=') validated = true;
+        else if (p?.type === 'argument_list' || p?.type === 'parenthesized_expression' && p.parent?.type === 'if_statement') validated = true;
+        else if (p?.type === 'unary_expression' && p.text.startsWith('!')) validated = true;
+        else if (op === '&') tested = true;
+      }
+      // The whole struct handed to a helper (other than the copy): it may validate there.
+      for (const c of fn.descendantsOfType('call_expression')) {
+        if (!c || /^copy_(from|to)_user$/.test(c.childForFieldName('function')?.text ?? '')) continue;
+        if ((c.childForFieldName('arguments')?.namedChildren ?? []).some((a) => a && (a.text === `&${v}` || a.text === v))) validated = true;
+      }
+      if (!tested || validated) continue;
+      report({
+        range: { start: { line: call.startPosition.row, character: call.startPosition.column }, end: { line: call.startPosition.row, character: call.startPosition.column + 14 } },
+        message: `${v}.flags (${owner}) is copied from userspace and tested, but unknown bits are never rejected: add \`if (${v}.flags & ~(<known flags>)) return -EINVAL;\` so the other bits stay free for future flags.`,
+      });
     }
   },
 };

@@ -1,8 +1,27 @@
 // A flag of one member tested or set on another: the bit means something else there (or nothing),
 // and the test silently checks the wrong thing. Reported only when the struct type is known.
+import type { Node } from 'web-tree-sitter';
 import { fieldOwner, kernelFlagIndex } from '../analyses/flags/kernel';
 import { fieldKey } from '../analyses/flags/model';
 import type { Rule } from './rule';
+
+/**
+ * The member expressions a flag identifier is applied to: each enclosing `x.m & ...`, `x.m | ...`
+ * (either side) or `x.m op= ...` (the flag on the right) along the way up from the identifier.
+ */
+function memberOperands(id: Node): Node[] {
+  const out: Node[] = [];
+  for (let c: Node = id, p = id.parent; p; c = p, p = p.parent) {
+    let fe: Node | null = null;
+    if (p.type === 'binary_expression' && /^[&|]$/.test(p.childForFieldName('operator')?.type ?? '')) {
+      const l = p.childForFieldName('left');
+      const r = p.childForFieldName('right');
+      fe = l?.id === c.id ? r : r?.id === c.id ? l : null;
+    } else if (p.type === 'assignment_expression' && p.childForFieldName('right')?.id === c.id) fe = p.childForFieldName('left');
+    if (fe?.type === 'field_expression') out.push(fe);
+  }
+  return out;
+}
 
 export const flagWrongField: Rule = {
   id: 'flag-wrong-field',
@@ -14,27 +33,24 @@ export const flagWrongField: Rule = {
     if (!index.macros.size) return;
     const families = new Set<string>();
     for (const m of index.macros.values()) if (m.field?.kind === 'flags') families.add(fieldKey(m.field.owner, m.field.member));
-    for (const fe of ctx.source.tree.rootNode.descendantsOfType('field_expression')) {
-      if (!fe) continue;
-      const p = fe.parent;
-      if (!p) continue;
-      let other = null;
-      if (p.type === 'binary_expression' && /^[&|]$/.test(p.childForFieldName('operator')?.type ?? '')) other = p.childForFieldName('left')?.id === fe.id ? p.childForFieldName('right') : p.childForFieldName('left');
-      else if (p.type === 'assignment_expression' && p.childForFieldName('left')?.id === fe.id) other = p.childForFieldName('right');
-      if (!other) continue;
+    // From the flag identifiers up to the member they are used on: resolving the owner of every
+    // member expression of the file is the cost this avoids.
+    const uses: { fe: Node; id: Node }[] = [];
+    for (const [name, m] of index.macros) {
+      if (m.field?.kind !== 'flags') continue;
+      for (const id of index.tokens(name)) if (id.type === 'identifier') for (const fe of memberOperands(id)) uses.push({ fe, id });
+    }
+    uses.sort((a, b) => a.fe.startIndex - b.fe.startIndex || a.id.startIndex - b.id.startIndex);
+    for (const { fe, id } of uses) {
+      const m = index.macros.get(id.text)!;
       const at = fieldOwner(fe);
       if (!at || !families.has(fieldKey(at.owner, at.member))) continue;
-      const ids = other.type === 'identifier' ? [other] : other.descendantsOfType('identifier');
-      for (const id of ids) {
-        const m = id && index.macros.get(id.text);
-        if (!id || !m?.field || m.field.kind !== 'flags') continue;
-        if (m.field.owner === at.owner && m.field.member === at.member) continue;
-        report({
-          range: { start: { line: id.startPosition.row, character: id.startPosition.column }, end: { line: id.endPosition.row, character: id.endPosition.column } },
-          message: `${m.name} is a flag of ${m.field.owner}.${m.field.member}, but it is used on ${at.base}${fe.text.includes('->') ? '->' : '.'}${at.member}, a ${at.owner}: that bit means something else there.`,
-          related: [{ file: m.file, range: { start: { line: m.line, character: m.character }, end: { line: m.line, character: m.character + m.name.length } }, message: `${m.name} is defined for ${m.field.owner}.${m.field.member} here` }],
-        });
-      }
+      if (m.field!.owner === at.owner && m.field!.member === at.member) continue;
+      report({
+        range: { start: { line: id.startPosition.row, character: id.startPosition.column }, end: { line: id.endPosition.row, character: id.endPosition.column } },
+        message: `${m.name} is a flag of ${m.field!.owner}.${m.field!.member}, but it is used on ${at.base}${fe.text.includes('->') ? '->' : '.'}${at.member}, a ${at.owner}: that bit means something else there.`,
+        related: [{ file: m.file, range: { start: { line: m.line, character: m.character }, end: { line: m.line, character: m.character + m.name.length } }, message: `${m.name} is defined for ${m.field!.owner}.${m.field!.member} here` }],
+      });
     }
   },
 };

@@ -1,5 +1,6 @@
 // A constant assigned to a union member that its type cannot hold: -1 in a __u32 member becomes
 // 0xffffffff, and every reader of the other members of the union sees that pattern too.
+import type { Node } from 'web-tree-sitter';
 import { fieldOwner, kernelFlagIndex } from '../analyses/flags/kernel';
 import { fieldKey, hex } from '../analyses/flags/model';
 import type { Rule } from './rule';
@@ -12,8 +13,19 @@ export const unionMemberTypeMismatch: Rule = {
   run(ctx, report) {
     const index = kernelFlagIndex(ctx);
     if (!index.fields.size) return;
-    for (const a of ctx.source.tree.rootNode.descendantsOfType('assignment_expression')) {
-      if (!a || a.childForFieldName('operator')?.type !== '=') continue;
+    // From the names of union members to the assignments whose left side is one: resolving the
+    // owner of every assignment of the file is the cost this avoids.
+    const assignments = new Map<number, Node>();
+    for (const f of index.fields.values()) {
+      if (!f.unionSiblings) continue;
+      for (const name of index.tokens(f.member)) {
+        const fe = name.type === 'field_identifier' ? name.parent : null;
+        const a = fe?.type === 'field_expression' && fe.childForFieldName('field')?.id === name.id ? fe.parent : null;
+        if (a?.type === 'assignment_expression' && a.childForFieldName('left')?.id === fe!.id) assignments.set(a.id, a);
+      }
+    }
+    for (const a of [...assignments.values()].sort((x, y) => x.startIndex - y.startIndex)) {
+      if (a.childForFieldName('operator')?.type !== '=') continue;
       const l = a.childForFieldName('left');
       const r = a.childForFieldName('right');
       if (l?.type !== 'field_expression' || !r) continue;

@@ -209,11 +209,13 @@ export function writtenMembers(n: Node | null): { member: string; node: Node }[]
 
 /**
  * `if (x->flags & FLAG) { ... u->a = ...; } else { ... u->b = ...; }` in kernel code (also
- * `!(x->flags & FLAG)`, `(x->flags & FLAG) == 0`: the branches swap).
+ * `!(x->flags & FLAG)`, `(x->flags & FLAG) == 0`: the branches swap). `statements`: the `if` statements
+ * to look at, in document order (a tree: all of them; the index passes only those whose condition
+ * names a flag).
  */
-export function codeDiscriminants(tree: Tree, file: string, isFlag: (n: string) => boolean, unionMember: (m: string) => { owner: string; siblings: string[] }[] | undefined): Discriminant[] {
+export function codeDiscriminants(statements: Tree | Node[], file: string, isFlag: (n: string) => boolean, unionMember: (m: string) => { owner: string; siblings: string[] }[] | undefined): Discriminant[] {
   const out: Discriminant[] = [];
-  for (const ifs of tree.rootNode.descendantsOfType('if_statement')) {
+  for (const ifs of Array.isArray(statements) ? statements : statements.rootNode.descendantsOfType('if_statement')) {
     if (!ifs) continue;
     const cond = ifs.childForFieldName('condition');
     const test = cond ? singleFlagTest(cond, isFlag) : undefined;

@@ -24,6 +24,14 @@ export interface FlagIndex {
   discriminants: Discriminant[];
   /** Evaluates a constant expression with the macros of the header that defines `owner`'s type. */
   evaluate(owner: string, text: string): Value | undefined;
+  /**
+   * Nodes of the checked file's tree that span exactly a whole token `name` of its text, in
+   * document order (identifiers, field names, but also comments or strings that contain it: the
+   * caller checks the type). Only for names the index knows (macros, members of its fields, the
+   * flags and members of its dependencies and discriminants, `copy_from_user`); [] otherwise.
+   * Rules start from these instead of walking every node of the tree.
+   */
+  tokens(name: string): Node[];
 }
 
 const headerCache = new Map<string, { key: string; model: FlagModel; evaluate: (t: string) => Value | undefined }>();
@@ -108,19 +116,37 @@ export function kernelFlagIndex(ctx: RuleContext): FlagIndex {
   return index;
 }
 
-function buildKernelFlagIndex(ctx: RuleContext): FlagIndex {
-  const config = configFacts(ctx.project.root, ctx.project.store, ctx.project.options);
-  const headers = uapiHeadersOf(ctx).map((h) => headerModel(h, ctx)).filter((e): e is HeaderEntry => !!e);
-  const hit = indexCache.get(ctx.source.tree);
-  if (hit && hit.config === config && hit.headers.length === headers.length && hit.headers.every((e, i) => e === headers[i])) return hit.index;
-  const index: FlagIndex = { macros: new Map(), fields: new Map(), dependencies: [], discriminants: [], evaluate: () => undefined };
+/** What the index takes from the headers and the configuration alone: shared by every tree (every edit) of a file. */
+interface HeaderPart {
+  config: FlagConfigFacts | undefined;
+  headers: HeaderEntry[];
+  macros: Map<string, FlagMacro>;
+  fields: Map<string, FlagField>;
+  dependencies: FlagDependency[];
+  discriminants: Discriminant[];
+  evaluate: FlagIndex['evaluate'];
+  /** Union members by name, for code discriminants. */
+  unionMembers: Map<string, { owner: string; siblings: string[] }[]>;
+  /** The token names FlagIndex.tokens answers for. */
+  names: Set<string>;
+}
+
+const headerParts: HeaderPart[] = [];
+
+function headerPart(config: FlagConfigFacts | undefined, headers: HeaderEntry[]): HeaderPart {
+  const hit = headerParts.find((p) => p.config === config && p.headers.length === headers.length && p.headers.every((e, i) => e === headers[i]));
+  if (hit) return hit;
+  const macros = new Map<string, FlagMacro>();
+  const fields = new Map<string, FlagField>();
+  const dependencies: FlagDependency[] = [];
+  const discriminants: Discriminant[] = [];
   const evaluators = new Map<string, (t: string) => Value | undefined>();
   const seenDependencies = new Set<string>();
   for (const built of headers) {
     const { model } = built;
-    for (const [k, m] of model.macros) if (!index.macros.has(k)) index.macros.set(k, m);
+    for (const [k, m] of model.macros) if (!macros.has(k)) macros.set(k, m);
     for (const [k, f] of model.fields) {
-      index.fields.set(k, f);
+      fields.set(k, f);
       evaluators.set(f.owner, built.evaluate);
     }
     // Each header model carries the configured facts that concern it: a dependency between flags
@@ -129,13 +155,85 @@ function buildKernelFlagIndex(ctx: RuleContext): FlagIndex {
       const key = dependencyKey(d);
       if (seenDependencies.has(key)) continue;
       seenDependencies.add(key);
-      index.dependencies.push(d);
+      dependencies.push(d);
     }
-    for (const d of [...commentDiscriminants(model.text ?? '', model.file, model), ...configDiscriminants(config, model)]) mergeDiscriminant(index.discriminants, d);
+    for (const d of [...commentDiscriminants(model.text ?? '', model.file, model), ...configDiscriminants(config, model)]) mergeDiscriminant(discriminants, d);
   }
-  index.evaluate = (owner, text) => evaluators.get(owner)?.(text);
-  const unionMember = (m: string) => [...index.fields.values()].filter((f) => f.member === m && f.unionSiblings).map((f) => ({ owner: f.owner, siblings: f.unionSiblings! }));
-  for (const d of codeDiscriminants(ctx.source.tree, ctx.file, (n) => index.macros.get(n)?.field?.kind === 'flags', (m) => unionMember(m))) mergeDiscriminant(index.discriminants, d);
+  const unionMembers = new Map<string, { owner: string; siblings: string[] }[]>();
+  for (const f of fields.values()) if (f.unionSiblings) unionMembers.set(f.member, [...(unionMembers.get(f.member) ?? []), { owner: f.owner, siblings: f.unionSiblings }]);
+  const names = new Set<string>(['copy_from_user', ...macros.keys()]);
+  for (const f of fields.values()) names.add(f.member);
+  for (const d of dependencies) names.add(d.flag).add(d.requires);
+  for (const d of discriminants) names.add(d.flag).add(d.member);
+  const part: HeaderPart = { config, headers, macros, fields, dependencies, discriminants, evaluate: (owner, text) => evaluators.get(owner)?.(text), unionMembers, names };
+  // A few trees (files) share headers; a new configuration or header version makes a new part.
+  if (headerParts.length >= 8) headerParts.shift();
+  headerParts.push(part);
+  return part;
+}
+
+const TOKEN_RE = /[A-Za-z_][A-Za-z0-9_]*/g;
+
+/** Token offsets of the names the index answers for, by one scan of the text; nodes resolved per name on demand. */
+function tokenFinder(tree: Tree, text: string, names: Set<string>): (name: string) => Node[] {
+  const root = tree.rootNode;
+  // The tree is of the blanked text, the same length: any other text (none read) cannot be scanned.
+  if (text.length !== root.endIndex && !(text.length > root.endIndex && !/\S/.test(text.slice(root.endIndex)))) {
+    return (name) => (names.has(name) ? wholeTreeTokens(root, name) : []);
+  }
+  const offsets = new Map<string, number[]>();
+  TOKEN_RE.lastIndex = 0;
+  for (let m = TOKEN_RE.exec(text); m; m = TOKEN_RE.exec(text)) {
+    if (!names.has(m[0])) continue;
+    const list = offsets.get(m[0]);
+    if (list) list.push(m.index);
+    else offsets.set(m[0], [m.index]);
+  }
+  const resolved = new Map<string, Node[]>();
+  return (name) => {
+    let nodes = resolved.get(name);
+    if (nodes) return nodes;
+    nodes = [];
+    for (const at of offsets.get(name) ?? []) {
+      const n = root.descendantForIndex(at, at + name.length);
+      if (n && n.startIndex === at && n.endIndex === at + name.length && n.text === name) nodes.push(n);
+    }
+    resolved.set(name, nodes);
+    return nodes;
+  };
+}
+
+/** The slow way, for a tree whose text is not at hand: every identifier and field name of the tree. */
+function wholeTreeTokens(root: Node, name: string): Node[] {
+  return root.descendantsOfType(['identifier', 'field_identifier']).filter((n): n is Node => !!n && n.text === name);
+}
+
+function buildKernelFlagIndex(ctx: RuleContext): FlagIndex {
+  const config = configFacts(ctx.project.root, ctx.project.store, ctx.project.options);
+  const headers = uapiHeadersOf(ctx).map((h) => headerModel(h, ctx)).filter((e): e is HeaderEntry => !!e);
+  const hit = indexCache.get(ctx.source.tree);
+  if (hit && hit.config === config && hit.headers.length === headers.length && hit.headers.every((e, i) => e === headers[i])) return hit.index;
+  const part = headerPart(config, headers);
+  const tokens = tokenFinder(ctx.source.tree, ctx.source.text, part.names);
+  // The header discriminants are copied: code discriminants add evidence to them for this tree only.
+  const discriminants = part.discriminants.map((d) => ({ ...d, evidence: [...d.evidence] }));
+  const index: FlagIndex = { macros: part.macros, fields: part.fields, dependencies: part.dependencies, discriminants, evaluate: part.evaluate, tokens };
+  const isFlag = (n: string) => index.macros.get(n)?.field?.kind === 'flags';
+  // Only an `if` whose condition names a flag can be a flag test.
+  const candidates = new Map<number, Node>();
+  if (part.unionMembers.size) {
+    for (const name of part.names) {
+      if (!isFlag(name)) continue;
+      for (const id of tokens(name)) {
+        if (id.type !== 'identifier') continue;
+        for (let c: Node = id, p = id.parent; p; c = p, p = p.parent) {
+          if (p.type === 'if_statement' && p.childForFieldName('condition')?.id === c.id) candidates.set(p.id, p);
+        }
+      }
+    }
+  }
+  const ifs = [...candidates.values()].sort((a, b) => a.startIndex - b.startIndex);
+  for (const d of codeDiscriminants(ifs, ctx.file, isFlag, (m) => part.unionMembers.get(m) ?? [])) mergeDiscriminant(index.discriminants, d);
   indexCache.set(ctx.source.tree, { config, headers, index });
   return index;
 }

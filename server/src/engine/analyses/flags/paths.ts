@@ -55,22 +55,16 @@ function orOperands(n: Node | null): string[] | undefined {
 /**
  * Reads and writes of discriminated union members, in every function of `root`, made on a path
  * where a discriminant's flag is known to be in the state that does not select the member.
+ * `tokens` (FlagIndex.tokens) finds the functions that name a member and a flag from the names
+ * themselves; without it every function's identifiers are read.
  */
-export function inactiveUnionUses(root: Node, discriminants: Discriminant[]): UnionUse[] {
+export function inactiveUnionUses(root: Node, discriminants: Discriminant[], tokens?: (name: string) => Node[]): UnionUse[] {
   if (!discriminants.length) return [];
   const flags = new Set(discriminants.map((d) => d.flag));
   const members = new Set(discriminants.map((d) => d.member));
   const isFlag = (n: string) => flags.has(n);
   const out: UnionUse[] = [];
-  for (const fn of root.descendantsOfType('function_definition')) {
-    const body = fn?.childForFieldName('body');
-    if (!fn || !body) continue;
-    // Only functions that name a discriminated member and one of its flags (the text first: the
-    // identifier walk is the cost).
-    const text = body.text;
-    if (![...members].some((m) => text.includes(m)) || ![...flags].some((f) => text.includes(f))) continue;
-    const ids = new Set(body.descendantsOfType(['field_identifier', 'identifier']).map((n) => n?.text));
-    if (![...members].some((m) => ids.has(m)) || ![...flags].some((f) => ids.has(f))) continue;
+  for (const body of tokens ? bodiesNaming(members, flags, tokens) : bodiesNamingByWalk(root, members, flags)) {
     try {
       out.push(...analyseFunction(body, discriminants, isFlag));
     } catch (e) {
@@ -79,6 +73,45 @@ export function inactiveUnionUses(root: Node, discriminants: Discriminant[]): Un
     }
   }
   return out;
+}
+
+/** Bodies of the functions that name a discriminated member and one of its flags, in document order. */
+function bodiesNamingByWalk(root: Node, members: Set<string>, flags: Set<string>): Node[] {
+  const out: Node[] = [];
+  for (const fn of root.descendantsOfType('function_definition')) {
+    const body = fn?.childForFieldName('body');
+    if (!fn || !body) continue;
+    // The text first: the identifier walk is the cost.
+    const text = body.text;
+    if (![...members].some((m) => text.includes(m)) || ![...flags].some((f) => text.includes(f))) continue;
+    const ids = new Set(body.descendantsOfType(['field_identifier', 'identifier']).map((n) => n?.text));
+    if (![...members].some((m) => ids.has(m)) || ![...flags].some((f) => ids.has(f))) continue;
+    out.push(body);
+  }
+  return out;
+}
+
+/** The same bodies, from the places the names occur up to the functions around them. */
+function bodiesNaming(members: Set<string>, flags: Set<string>, tokens: (name: string) => Node[]): Node[] {
+  const found = new Map<number, { body: Node; member: boolean; flag: boolean }>();
+  const mark = (names: Set<string>, key: 'member' | 'flag') => {
+    for (const name of names) {
+      for (const n of tokens(name)) {
+        if (n.type !== 'identifier' && n.type !== 'field_identifier') continue;
+        for (let fn = n.parent; fn; fn = fn.parent) {
+          if (fn.type !== 'function_definition') continue;
+          const body = fn.childForFieldName('body');
+          if (!body || n.startIndex < body.startIndex || n.endIndex > body.endIndex) continue;
+          const entry = found.get(fn.id) ?? { body, member: false, flag: false };
+          entry[key] = true;
+          found.set(fn.id, entry);
+        }
+      }
+    }
+  };
+  mark(members, 'member');
+  mark(flags, 'flag');
+  return [...found.values()].filter((e) => e.member && e.flag).map((e) => e.body).sort((a, b) => a.startIndex - b.startIndex);
 }
 
 function analyseFunction(body: Node, discriminants: Discriminant[], isFlag: (n: string) => boolean): UnionUse[] {

@@ -99,8 +99,11 @@ export interface AnalysisResult {
   heldAt: Map<FunctionIR, HeldPoint[]>;
   /** Field accesses of known struct type, per function, with the locks held there. */
   accesses: Map<FunctionIR, AccessPoint[]>;
-  /** How the fixed point was reached: rounds, functions analysed, earlier analyses reused, warm start. */
-  stats?: { rounds: number; analysed: number; reused: number; warm: boolean };
+  /**
+   * How the fixed point was reached: rounds, functions analysed, earlier analyses reused, warm
+   * start; `againstIndex` when only an outsider file's functions were analysed (analyseOutsider).
+   */
+  stats?: { rounds: number; analysed: number; reused: number; warm: boolean; againstIndex?: boolean };
 }
 
 export function buildProgram(files: FileIR[]): Program {
@@ -189,10 +192,15 @@ interface Reads {
   callersHold(cls: string): boolean;
 }
 
+/** The functions assigned to an ops-table field anywhere in the program (a call through it reaches them). */
+function fieldImplsOf(p: Program, field: string): FunctionIR[] {
+  return [...(p.fieldFunctions.get(field) ?? [])].map((n) => p.byName.get(n)?.[0]).filter((f): f is FunctionIR => !!f);
+}
+
 function plainReads(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, Summary>, callSites: CallSites): Reads {
   return {
     callee: (name) => resolveCallee(p, fn, name),
-    fieldImpls: (field) => [...(p.fieldFunctions.get(field) ?? [])].map((n) => p.byName.get(n)?.[0]).filter((f): f is FunctionIR => !!f),
+    fieldImpls: (field) => fieldImplsOf(p, field),
     summary: (f) => summaries.get(f)!,
     ownRequires: () => [...summaries.get(fn)!.requires.values()],
     ownSummary: () => summaries.get(fn)!,
@@ -237,7 +245,7 @@ export function analyseProgramByRounds(p: Program, maxRounds = 30): AnalysisResu
       summaries.set(fn, r.summary);
     }
     result = { violations, findings, checkedCallSites: checked.size, heldAt, accesses };
-    if (!changed && callSitesKey(callSites) === callSitesKey(nextCallSites)) break;
+    if (!changed && callSitesCount(callSites) === callSitesCount(nextCallSites)) break;
     callSites = nextCallSites;
   }
   return { summaries, ...result, stats: { rounds, analysed, reused: 0, warm: false } };
@@ -270,6 +278,35 @@ interface Memo extends Analysed {
 interface WarmState {
   structs: string;
   memos: Map<FunctionIR, Memo[]>;
+  /** The struct types any of those analyses looked up (resolvePath through the scope). */
+  looked: Set<string>;
+  /** How the run went round by round, for analyseOutsider. */
+  rounds: RoundTrace[];
+  /** The call sites the last round read and those it made (whether one more round would change anything). */
+  lastRead: CallSites;
+  lastMade: CallSites;
+}
+
+/** One round of a run: the summaries after it, whether a summary key changed, the call sites it made (callSitesCount). */
+interface RoundTrace {
+  summaries: Map<FunctionIR, Summary>;
+  changed: boolean;
+  sites: number;
+}
+
+/** A program's struct types that remember which names were looked up. */
+class LookupLog extends Map<string, Map<string, string | undefined>> {
+  constructor(entries: Map<string, Map<string, string | undefined>>, readonly looked: Set<string>) {
+    super(entries);
+  }
+  override get(name: string) {
+    this.looked.add(name);
+    return super.get(name);
+  }
+  override has(name: string) {
+    this.looked.add(name);
+    return super.has(name);
+  }
 }
 
 const warmStates = new WeakMap<AnalysisResult, WarmState>();
@@ -401,6 +438,13 @@ export function analyseProgram(p: Program, options: AnalyseOptions = {}): Analys
   const structs = contentOf(p.structs);
   const before = options.warm ? warmStates.get(options.warm) : undefined;
   const earlier = before && before.structs === structs ? before.memos : undefined;
+  // The analyses read the struct types through a log of the names they look up (the earlier
+  // run's too, for its analyses taken over): analyseOutsider needs to know which ones matter.
+  const looked = new Set<string>(earlier ? before!.looked : []);
+  const view: Program = { ...p, structs: new LookupLog(p.structs, looked) };
+  const trace: RoundTrace[] = [];
+  let lastRead: CallSites = new Map();
+  let lastMade: CallSites = new Map();
   const memos = new Map<FunctionIR, Memo[]>();
   const summaries = new Map<FunctionIR, Summary>(p.functions.map((f) => [f, emptySummary()]));
   let callSites: CallSites = new Map();
@@ -427,12 +471,12 @@ export function analyseProgram(p: Program, options: AnalyseOptions = {}): Analys
     // Only the last round's findings are kept: they are gathered once, after the loop.
     lastRound = [];
     for (const fn of p.functions) {
-      const now = plainReads(p, fn, summaries, callSites);
+      const now = plainReads(view, fn, summaries, callSites);
       let r: Analysed | undefined = reuse(fn, now);
       if (r) reused++;
       else {
         const log: Read[] = [];
-        const m: Memo = { ...analyseFunction(p, fn, recordingReads(now, log)), reads: log };
+        const m: Memo = { ...analyseFunction(view, fn, recordingReads(now, log)), reads: log };
         analysed++;
         const list = memos.get(fn) ?? [];
         list.push(m);
@@ -444,7 +488,11 @@ export function analyseProgram(p: Program, options: AnalyseOptions = {}): Analys
       if (cachedSummaryKey(r.summary) !== cachedSummaryKey(summaries.get(fn)!)) changed = true;
       summaries.set(fn, r.summary);
     }
-    if (!changed && callSitesKey(callSites) === callSitesKey(nextCallSites)) break;
+    const sites = callSitesCount(nextCallSites);
+    trace.push({ summaries: new Map(summaries), changed, sites });
+    lastRead = callSites;
+    lastMade = nextCallSites;
+    if (!changed && callSitesCount(callSites) === sites) break;
     callSites = nextCallSites;
   }
   const violations: Violation[] = [];
@@ -462,17 +510,187 @@ export function analyseProgram(p: Program, options: AnalyseOptions = {}): Analys
   });
   const result = { violations, findings, checkedCallSites: checked.size, heldAt, accesses };
   const out: AnalysisResult = { summaries, ...result, stats: { rounds, analysed, reused, warm: !!earlier } };
-  warmStates.set(out, { structs, memos });
+  warmStates.set(out, { structs, memos, looked, rounds: trace, lastRead, lastMade });
   return out;
+}
+
+// --- A file outside the index, against the index's result ----------------------------------
+
+/** What the index's run read that another file added to the program could answer differently. */
+interface IndexReads {
+  /** Names the index's functions called (or took as callbacks) that resolved to no function. */
+  unresolved: Set<string>;
+  /** Ops-table fields the index called through, with the functions it found assigned to each. */
+  impls: Map<string, FunctionIR[]>;
+  /** Index functions whose analysis asked whether their callers hold a lock class. */
+  readCallers: Set<FunctionIR>;
+  /** Whether one more round would analyse every index function exactly as the last one did. */
+  stable: boolean;
+}
+
+const indexReadsCache = new WeakMap<WarmState, IndexReads>();
+
+function indexReadsOf(state: WarmState, p: Program): IndexReads {
+  let known = indexReadsCache.get(state);
+  if (known) return known;
+  const unresolved = new Set<string>();
+  const impls = new Map<string, FunctionIR[]>();
+  const readCallers = new Set<FunctionIR>();
+  for (const [fn, list] of state.memos) {
+    for (const memo of list) {
+      for (const r of memo.reads) {
+        if (r.k === 'callee' && !r.out) unresolved.add(r.name);
+        else if (r.k === 'impls') impls.set(r.field, r.out);
+        else if (r.k === 'callers') readCallers.add(fn);
+      }
+    }
+  }
+  // The last round read the summaries of the round before and the call sites it made; when
+  // those equal what the last round produced, every later round reads (and gives) the same.
+  const last = state.rounds[state.rounds.length - 1];
+  const before = state.rounds[state.rounds.length - 2]?.summaries;
+  const empty = summaryContent(emptySummary());
+  const stable = !!last && p.functions.every((fn) => {
+    const now = last.summaries.get(fn)!;
+    const then = before?.get(fn);
+    return now === then || summaryContent(now) === (then ? summaryContent(then) : empty);
+  }) && sameCallSites(state.lastRead, state.lastMade);
+  known = { unresolved, impls, readCallers, stable };
+  indexReadsCache.set(state, known);
+  return known;
+}
+
+function sameCallSites(a: CallSites, b: CallSites): boolean {
+  if (a.size !== b.size) return false;
+  for (const [callee, list] of a) {
+    const other = b.get(callee);
+    if (!other || other.length !== list.length) return false;
+    for (let i = 0; i < list.length; i++) {
+      const x = list[i];
+      const y = other[i];
+      if (x.caller !== y.caller || x.classes.size !== y.classes.size || [...x.classes].some((c) => !y.classes.has(c))) return false;
+    }
+  }
+  return true;
+}
+
+function sameFields(a: Map<string, string | undefined> | undefined, b: Map<string, string | undefined> | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.size === b.size && [...a].every(([k, v]) => b.has(k) && b.get(k) === v);
+}
+
+/**
+ * `combined` is the index's program with one more file (`buildProgram([...index files, file])`):
+ * the result analyseProgram(combined) gives, computed by analysing only the added file's
+ * functions, against the index's run (`index.result` from analyseProgram(index.program)) taken
+ * as it went, round by round. Exact when nothing of the index reads the added file: no name
+ * the index left unresolved is a non-static function of the file, no ops-table field the index
+ * calls through gains a function, no struct type the index looked up changes, no function of
+ * the file calls an index function that asks about its callers; and the rounds end when the
+ * program's rounds would (at or after the index's last round, which must then repeat itself).
+ * undefined when any of that fails: the caller analyses the combined program instead.
+ */
+export function analyseOutsider(index: { program: Program; result: AnalysisResult }, combined: Program, options: { maxRounds?: number } = {}): AnalysisResult | undefined {
+  const maxRounds = options.maxRounds ?? 30;
+  const state = warmStates.get(index.result);
+  if (!state || !state.rounds.length) return undefined;
+  const inIndex = index.program.functions;
+  if (combined.functions.length < inIndex.length || inIndex.some((f, i) => combined.functions[i] !== f)) return undefined;
+  const own = combined.functions.slice(inIndex.length);
+  const known = indexReadsOf(state, index.program);
+  for (const fn of own) if (!fn.isStatic && known.unresolved.has(fn.name)) return undefined;
+  for (const [field, found] of known.impls) {
+    const now = fieldImplsOf(combined, field);
+    if (now.length !== found.length || now.some((f, i) => f !== found[i])) return undefined;
+  }
+  for (const [file, ir] of combined.files) {
+    const mine = index.program.files.get(file);
+    if (mine === ir) continue;
+    if (mine) return undefined;
+    for (const name of ir.structs.keys()) {
+      if (state.looked.has(name) && !sameFields(index.program.structs.get(name), combined.structs.get(name))) return undefined;
+    }
+  }
+
+  // The rounds of analyseProgram(combined) for the added functions: in round k they read the
+  // index's summaries after its round k (the index's functions come first), their own as the
+  // rounds leave them, and the call sites the added functions made in round k - 1 (the index
+  // calls none of them). The program's rounds end when neither part changed a summary key and
+  // the call sites counted over both parts stayed the same.
+  const rounds = state.rounds;
+  const last = rounds.length - 1;
+  const summaries = new Map<FunctionIR, Summary>(own.map((f) => [f, emptySummary()]));
+  const memos = new Map<FunctionIR, Memo[]>();
+  let callSites: CallSites = new Map();
+  let lastRound: Analysed[] = [];
+  let analysed = 0;
+  let reused = 0;
+  let ran = 0;
+  for (let round = 0; round < maxRounds; round++) {
+    // Past the index's last round the index repeats it, if its last round repeated the one before.
+    if (round > last && !known.stable) return undefined;
+    ran++;
+    const indexRound = rounds[Math.min(round, last)];
+    for (const [f, s] of indexRound.summaries) summaries.set(f, s);
+    let changed = round <= last && indexRound.changed;
+    const nextCallSites: CallSites = new Map();
+    lastRound = [];
+    for (const fn of own) {
+      const now = plainReads(combined, fn, summaries, callSites);
+      const mine = memos.get(fn);
+      let r: Analysed | undefined;
+      if (mine) for (let i = mine.length - 1; i >= 0 && !r; i--) if (stillHolds(mine[i], now, summaries)) r = mine[i];
+      if (r) reused++;
+      else {
+        const log: Read[] = [];
+        const m: Memo = { ...analyseFunction(combined, fn, recordingReads(now, log)), reads: log };
+        analysed++;
+        memos.set(fn, [...(mine ?? []), m]);
+        r = m;
+      }
+      // A call site of an index function that asks about its callers: the index's answer may change.
+      if (r.calls.some((c) => known.readCallers.has(c.callee))) return undefined;
+      lastRound.push(r);
+      addCallSites(nextCallSites, fn, r.calls);
+      if (cachedSummaryKey(r.summary) !== cachedSummaryKey(summaries.get(fn)!)) changed = true;
+      summaries.set(fn, r.summary);
+    }
+    const indexBefore = round === 0 ? 0 : rounds[Math.min(round - 1, last)].sites;
+    const sites = callSitesCount(nextCallSites);
+    if (!changed && indexBefore + callSitesCount(callSites) === indexRound.sites + sites) {
+      // The program would stop while the index alone goes on: its findings are not the index's last.
+      if (round < last) return undefined;
+      break;
+    }
+    callSites = nextCallSites;
+  }
+  const all = new Map(index.result.summaries);
+  const violations = [...index.result.violations];
+  const findings = [...index.result.findings];
+  const heldAt = new Map(index.result.heldAt);
+  const accesses = new Map(index.result.accesses);
+  const checked = new Set<string>();
+  lastRound.forEach((r, i) => {
+    const fn = own[i];
+    all.set(fn, r.summary);
+    violations.push(...r.violations);
+    findings.push(...r.findings);
+    heldAt.set(fn, r.heldAt);
+    if (r.accesses.length) accesses.set(fn, r.accesses);
+    for (const c of r.checked) checked.add(c);
+  });
+  // The index's checked call sites are in its own files, these in the added one: no overlap.
+  return { summaries: all, violations, findings, checkedCallSites: index.result.checkedCallSites + checked.size, heldAt, accesses, stats: { rounds: ran, analysed, reused, warm: false, againstIndex: true } };
 }
 
 /** Direct calls of each function: the lock classes held there (and required by the caller). */
 type CallSites = Map<FunctionIR, { caller: FunctionIR; classes: Set<string> }[]>;
 
-function callSitesKey(c: CallSites): string {
+/** What the rounds compare of the call sites from one round to the next: sites and classes counted. */
+function callSitesCount(c: CallSites): number {
   let n = 0;
   for (const list of c.values()) for (const s of list) n += s.classes.size + 1;
-  return String(n);
+  return n;
 }
 
 function analyseFunction(p: Program, fn: FunctionIR, reads: Reads): Analysed {

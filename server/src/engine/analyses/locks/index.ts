@@ -9,7 +9,7 @@ import { parseText } from '../../parse/parser';
 import type { RuleContext } from '../../rules/rule';
 import picomatch from 'picomatch';
 import { globMatcher, hashText, type SourceStore } from '../../workspace';
-import { analyseProgram, buildProgram, type AnalysisResult, type HeldLock, type HeldPoint, type Program } from './analyse';
+import { analyseOutsider, analyseProgram, buildProgram, type AnalysisResult, type HeldLock, type HeldPoint, type Program } from './analyse';
 import { extractFile, type FileIR, type Loc } from './extract';
 import { lockIRCache, type LockIRCache } from '../../cache/lock-ir';
 
@@ -143,52 +143,88 @@ export function lockAnalysis(ctx: RuleContext): { program: Program; result: Anal
  * absent, the file is read and parsed through the store. `lockIndex`: the configured globs
  * (EngineOptions.lockIndex); DEFAULT_LOCK_INDEX when absent. `cacheDir`: the persistent cache's
  * folder (EngineOptions.cacheDir), where files' IR is read from and kept; none when absent.
+ * A file outside the index is analysed against the index's result (analyseOutsider), unless
+ * the index reads something of it; `wholeProgram` analyses the index and the file together
+ * instead, as the index reading the file makes it (the reference of test/locks-outsider.test.mjs).
  */
-export function lockAnalysisOf(input: { store: SourceStore; root?: string; file: string; text?: string; tree?: Tree; blank?: RuleContext['source']['blank']; lockIndex?: string[]; cacheDir?: string }): { program: Program; result: AnalysisResult; root?: string } {
+export function lockAnalysisOf(input: { store: SourceStore; root?: string; file: string; text?: string; tree?: Tree; blank?: RuleContext['source']['blank']; lockIndex?: string[]; cacheDir?: string; wholeProgram?: boolean }): { program: Program; result: AnalysisResult; root?: string } {
   const { store, root, file } = input;
   const disk = input.cacheDir ? lockIRCache(input.cacheDir) : undefined;
   const currentHash = input.text !== undefined ? hashText(input.text) : store.read(file)?.hash;
   // Hovers ask many times a second: with this file unchanged, the answer of the last second
   // stands without walking and stating the whole index again (the engine's units do the same).
-  const recentKey = `${root ?? ''}\0${file}\0${JSON.stringify(input.lockIndex ?? null)}`;
+  const recentKey = `${root ?? ''}\0${file}\0${JSON.stringify(input.lockIndex ?? null)}\0${input.wholeProgram ? 'whole' : ''}`;
   const recent = recentAnalyses.get(recentKey);
   if (recent && recent.store === store && recent.hash === currentHash && recent.generation === store.generation && Date.now() - recent.at < RECENT_MS) return recent.analysis;
+  const current = input.tree && input.blank && currentHash ? { tree: input.tree, blank: input.blank, hash: currentHash } : undefined;
   const files = root ? indexFiles(root, input.lockIndex ?? DEFAULT_LOCK_INDEX) : [];
-  const outsider = !files.includes(file);
-  if (outsider) files.push(file);
-  const irs: FileIR[] = [];
-  const parts: string[] = [];
-  for (const f of files) {
-    const ir = f === file && input.tree && input.blank && currentHash
-      ? fileIR(store, f, { tree: input.tree, blank: input.blank, hash: currentHash }, disk)
-      : fileIR(store, f, undefined, disk);
-    if (!ir) continue;
+  let analysis: { program: Program; result: AnalysisResult; root?: string };
+  if (!root) analysis = programOf(store, file, [file], file, current, disk);
+  else if (files.includes(file)) analysis = { ...programOf(store, root, files, file, current, disk), root };
+  else {
+    const index = { ...programOf(store, root, files, undefined, undefined, disk), root };
+    const ir = fileIR(store, file, current, disk);
     // What the lock rules and hovers report on a file comes from its own function bodies and
     // designated initializers. A file outside the index with neither (most headers of a
-    // tree-wide run) is answered by the index's analysis, instead of a new analysis of the
-    // whole index per such file (about a second each on drivers/vfio).
-    if (f === file && outsider && root && ir.functions.length === 0 && ir.initializers.length === 0) continue;
-    irs.push(ir);
-    parts.push(`${f}:${f === file ? currentHash : store.read(f)?.hash}`);
-  }
-  const key = parts.join('\n');
-  // A file outside the index has a slot of its own, so that checking one does not evict the
-  // analysis of the index alone that the others share.
-  const cacheKey = !root ? file : outsider && irs.some((ir) => ir.file === file) ? `${root}\0outsider` : root;
-  const cached = programCache.get(cacheKey);
-  let analysis: { program: Program; result: AnalysisResult; root?: string };
-  if (cached && cached.key === key) analysis = { program: cached.program, result: cached.result, root };
-  else {
-    const program = buildProgram(irs);
-    // Warm start: the functions of unchanged files are not analysed again (analyse.ts).
-    const result = analyseProgram(program, { warm: (cached ?? (root ? programCache.get(root) : undefined))?.result });
-    if (programCache.size > 20) programCache.clear();
-    programCache.set(cacheKey, { key, program, result });
-    analysis = { program, result, root };
+    // tree-wide run) is answered by the index's analysis.
+    if (!ir || (ir.functions.length === 0 && ir.initializers.length === 0)) analysis = index;
+    else analysis = { ...outsiderOf(index, ir, currentHash, !!input.wholeProgram), root };
   }
   if (recentAnalyses.size > 100) recentAnalyses.clear();
   recentAnalyses.set(recentKey, { store, hash: currentHash, generation: store.generation, at: Date.now(), analysis });
   return analysis;
+}
+
+/**
+ * The analysed program of `files` (`checked`, when given, with the editor's tree), cached under
+ * `slot` while no file's content changes: the index's own slot (the root) is what every file
+ * of the index and every file outside it starts from.
+ */
+function programOf(store: SourceStore, slot: string, files: string[], checked: string | undefined, current: Parameters<typeof fileIR>[2], disk: LockIRCache | undefined): { program: Program; result: AnalysisResult } {
+  const irs: FileIR[] = [];
+  const parts: string[] = [];
+  for (const f of files) {
+    const mine = f === checked ? current : undefined;
+    const ir = fileIR(store, f, mine, disk);
+    if (!ir) continue;
+    irs.push(ir);
+    parts.push(`${f}:${mine?.hash ?? store.read(f)?.hash}`);
+  }
+  const key = parts.join('\n');
+  const cached = programCache.get(slot);
+  if (cached && cached.key === key) return { program: cached.program, result: cached.result };
+  const program = buildProgram(irs);
+  // Warm start: the functions of unchanged files are not analysed again (analyse.ts).
+  const result = analyseProgram(program, { warm: cached?.result });
+  if (programCache.size > 20) programCache.clear();
+  programCache.set(slot, { key, program, result });
+  return { program, result };
+}
+
+// The last few files outside the index, by the index's result they were analysed against: a
+// hover or a second rule on the same file takes them, a tree-wide run does not pile them up.
+const OUTSIDERS_KEPT = 4;
+const outsiders = new Map<string, { index: AnalysisResult; hash: string | undefined; ir: FileIR; analysis: { program: Program; result: AnalysisResult } }>();
+
+/**
+ * A file outside the index: the index's program with the file added, analysed against the
+ * index's result when nothing of the index reads the file (analyseOutsider), else as a whole
+ * (warm from the index's result: only the file's functions and what they reach are analysed).
+ */
+function outsiderOf(index: { program: Program; result: AnalysisResult }, ir: FileIR, hash: string | undefined, wholeProgram: boolean): { program: Program; result: AnalysisResult } {
+  const slot = `${ir.file}\0${wholeProgram ? 'whole' : ''}`;
+  const kept = outsiders.get(slot);
+  if (kept && kept.index === index.result && kept.hash === hash && kept.ir === ir) {
+    outsiders.delete(slot);
+    outsiders.set(slot, kept);
+    return kept.analysis;
+  }
+  const program = buildProgram([...index.program.files.values(), ir]);
+  const result = (!wholeProgram && analyseOutsider(index, program)) || analyseProgram(program, { warm: index.result });
+  outsiders.delete(slot);
+  outsiders.set(slot, { index: index.result, hash, ir, analysis: { program, result } });
+  if (outsiders.size > OUTSIDERS_KEPT) outsiders.delete(outsiders.keys().next().value!);
+  return { program, result };
 }
 
 const RECENT_MS = 1000;

@@ -47,6 +47,15 @@ export function statementMacroKind(name: string): 'loop' | 'scope' | undefined {
 const identStart = /[A-Za-z_]/;
 const identChar = /[A-Za-z0-9_]/;
 
+/** Character classes by UTF-16 code (ASCII only, like the regexes above): 1 starts an identifier, 2 continues one. */
+const IDENT = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  IDENT[c] = (identStart.test(ch) ? 1 : 0) | (identChar.test(ch) ? 2 : 0);
+}
+const isIdentStart = (c: number) => c < 128 && (IDENT[c] & 1) !== 0;
+const isIdentChar = (c: number) => c < 128 && (IDENT[c] & 2) !== 0;
+
 /** Finds the `)` matching the `(` at `open`, skipping strings, chars and comments. -1 if none. */
 export function matchParen(text: string, open: number, limit = text.length): number {
   let depth = 0;
@@ -96,8 +105,26 @@ export function splitArgs(inner: string): string[] {
   return out;
 }
 
-function blankRange(chars: string[], start: number, end: number): void {
-  for (let i = start; i < end; i++) if (chars[i] !== '\n' && chars[i] !== '\r') chars[i] = ' ';
+function blankRange(chars: Uint16Array, start: number, end: number): void {
+  for (let i = start; i < end; i++) if (chars[i] !== NL && chars[i] !== CR) chars[i] = SPACE;
+}
+
+const NL = 10;
+const CR = 13;
+const SPACE = 32;
+
+/** The text as UTF-16 codes, to change in place: a copy made on the first change only. */
+function codesOf(text: string): Uint16Array {
+  const out = new Uint16Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+function textOf(codes: Uint16Array): string {
+  // Chunks: String.fromCharCode takes its codes as arguments.
+  const parts: string[] = [];
+  for (let i = 0; i < codes.length; i += 8192) parts.push(String.fromCharCode.apply(null, codes.subarray(i, i + 8192) as unknown as number[]));
+  return parts.join('');
 }
 
 /** The last significant character before `i` (comments skipped), and the word it ends, if any. */
@@ -141,33 +168,33 @@ function skipSpaceAndComments(text: string, i: number): number {
 export function blankKernelC(text: string): BlankResult {
   const annotations: BlankedAnnotation[] = [];
   const statementMacros: StatementMacro[] = [];
-  let chars: string[] | undefined;
+  let chars: Uint16Array | undefined;
   const n = text.length;
   let lineStartsDirective = false;
   let atLineStart = true;
   for (let i = 0; i < n; i++) {
-    const c = text[i];
-    if (c === '\n') {
+    const c = text.charCodeAt(i);
+    if (c === 10 /* \n */) {
       atLineStart = true;
       // A directive continues over backslash-newline.
-      if (!(i > 0 && text[i - 1] === '\\')) lineStartsDirective = false;
+      if (!(i > 0 && text.charCodeAt(i - 1) === 92 /* \\ */)) lineStartsDirective = false;
       continue;
     }
-    if (c === '/' && text[i + 1] === '*') {
+    if (c === 47 /* / */ && text.charCodeAt(i + 1) === 42 /* * */) {
       const e = text.indexOf('*/', i + 2);
       i = e < 0 ? n : e + 1;
       continue;
     }
-    if (c === '/' && text[i + 1] === '/') {
+    if (c === 47 /* / */ && text.charCodeAt(i + 1) === 47) {
       const e = text.indexOf('\n', i);
       i = e < 0 ? n : e - 1;
       continue;
     }
-    if (c === '"' || c === "'") {
+    if (c === 34 /* " */ || c === 39 /* ' */) {
       i = skipQuoted(text, i, n);
       continue;
     }
-    if (atLineStart && c === '#') {
+    if (atLineStart && c === 35 /* # */) {
       lineStartsDirective = true;
       atLineStart = false;
       // Leave the macro name of #define / #undef / #ifdef alone.
@@ -175,19 +202,19 @@ export function blankKernelC(text: string): BlankResult {
       if (m) i += m[0].length - 1;
       continue;
     }
-    if (c !== ' ' && c !== '\t' && c !== '\r') atLineStart = false;
+    if (c !== 32 && c !== 9 && c !== 13) atLineStart = false;
     // GNU case ranges `case 1 ... 3:` become `case 1  |  3:`: still a case label, same length.
-    if (c === '.' && text.startsWith('...', i) && /\bcase\b[^:;{}]*$/.test(text.slice(Math.max(0, text.lastIndexOf('\n', i) + 1), i))) {
-      chars ??= text.split('');
-      chars[i] = ' ';
-      chars[i + 1] = '|';
-      chars[i + 2] = ' ';
+    if (c === 46 /* . */ && text.startsWith('...', i) && /\bcase\b[^:;{}]*$/.test(text.slice(Math.max(0, text.lastIndexOf('\n', i) + 1), i))) {
+      chars ??= codesOf(text);
+      chars[i] = SPACE;
+      chars[i + 1] = 124 /* | */;
+      chars[i + 2] = SPACE;
       i += 2;
       continue;
     }
-    if (!identStart.test(c) || (i > 0 && identChar.test(text[i - 1]))) continue;
+    if (!isIdentStart(c) || (i > 0 && isIdentChar(text.charCodeAt(i - 1)))) continue;
     let j = i + 1;
-    while (j < n && identChar.test(text[j])) j++;
+    while (j < n && isIdentChar(text.charCodeAt(j))) j++;
     const word = text.slice(i, j);
     if ((word === '__attribute__' || word === '__attribute') && /\b(struct|union|enum)\s*$/.test(text.slice(Math.max(0, i - 40), i))) {
       // `enum __attribute__((packed)) e {` is not in tree-sitter's C grammar: blank it and
@@ -195,7 +222,7 @@ export function blankKernelC(text: string): BlankResult {
       const open = skipSpaceAndComments(text, j);
       const close = text[open] === '(' ? matchParen(text, open) : -1;
       if (close > 0) {
-        chars ??= text.split('');
+        chars ??= codesOf(text);
         blankRange(chars, i, close + 1);
         annotations.push({ name: '__attribute__', args: splitArgs(text.slice(open + 1, close).replace(/^\(|\)$/g, '')), start: i, end: close + 1 });
         i = close;
@@ -210,9 +237,9 @@ export function blankKernelC(text: string): BlankResult {
         const re = /([(,]\s*)(struct|union|enum)(\s+[A-Za-z_]\w*\s*[,)])/g;
         const inner = text.slice(open, close + 1);
         for (let m = re.exec(inner); m; m = re.exec(inner)) {
-          chars ??= text.split('');
+          chars ??= codesOf(text);
           const at = open + m.index + m[1].length;
-          for (let k = at; k < at + m[2].length; k++) chars[k] = ' ';
+          for (let k = at; k < at + m[2].length; k++) chars[k] = SPACE;
           re.lastIndex = m.index + m[1].length + m[2].length;
         }
       }
@@ -225,7 +252,7 @@ export function blankKernelC(text: string): BlankResult {
       continue;
     }
     if (bare.has(word)) {
-      chars ??= text.split('');
+      chars ??= codesOf(text);
       blankRange(chars, i, j);
       annotations.push({ name: word, args: [], start: i, end: j });
       i = j - 1;
@@ -233,8 +260,8 @@ export function blankKernelC(text: string): BlankResult {
     }
     const rewrite = rewrites.get(word);
     if (rewrite !== undefined) {
-      chars ??= text.split('');
-      for (let k = i; k < j; k++) chars[k] = k - i < rewrite.length ? rewrite[k - i] : ' ';
+      chars ??= codesOf(text);
+      for (let k = i; k < j; k++) chars[k] = k - i < rewrite.length ? rewrite.charCodeAt(k - i) : SPACE;
       i = j - 1;
       continue;
     }
@@ -243,7 +270,7 @@ export function blankKernelC(text: string): BlankResult {
       if (text[open] === '(') {
         const close = matchParen(text, open);
         if (close > 0) {
-          chars ??= text.split('');
+          chars ??= codesOf(text);
           blankRange(chars, i, close + 1);
           annotations.push({ name: word, args: splitArgs(text.slice(open + 1, close)), start: i, end: close + 1 });
           i = close;
@@ -269,8 +296,8 @@ export function blankKernelC(text: string): BlankResult {
             if (after < n && (text[after] === '{' || identStart.test(text[after]))) {
               const keyword = kind === 'loop' ? 'while' : 'if';
               if (keyword.length <= j - i) {
-                chars ??= text.split('');
-                for (let k = i; k < j; k++) chars[k] = k - i < keyword.length ? keyword[k - i] : ' ';
+                chars ??= codesOf(text);
+                for (let k = i; k < j; k++) chars[k] = k - i < keyword.length ? keyword.charCodeAt(k - i) : SPACE;
                 statementMacros.push({ name: word, kind, args: splitArgs(text.slice(open + 1, close)), start: i, end: close + 1 });
               }
             }
@@ -280,5 +307,5 @@ export function blankKernelC(text: string): BlankResult {
     }
     i = j - 1;
   }
-  return { text: chars ? chars.join('') : text, annotations, statementMacros };
+  return { text: chars ? textOf(chars) : text, annotations, statementMacros };
 }

@@ -38,14 +38,17 @@ export const flagUnvalidated: Rule = {
       }
     }
     copies.sort((a, b) => a.fn.startIndex - b.fn.startIndex || a.call.startIndex - b.call.startIndex);
+    // `x.flags` from the member's name; the calls of a function walked once for all its copies.
+    const flagMembers = index.tokens('flags').filter((n) => n.type === 'field_identifier' && n.parent?.type === 'field_expression' && n.parent.childForFieldName('field')?.id === n.id).map((n) => n.parent!);
+    const callsOf = new Map<number, Node[]>();
     for (const { fn, call } of copies) {
       const v = copiedVariable(call);
       const owner = v && declaredStruct(call, v);
       if (!v || !owner || index.fields.get(fieldKey(owner, 'flags'))?.kind !== 'flags') continue;
       let tested = false;
       let validated = false;
-      for (const fe of fn.descendantsOfType('field_expression')) {
-        if (!fe || fe.childForFieldName('argument')?.text !== v || fe.childForFieldName('field')?.text !== 'flags') continue;
+      for (const fe of flagMembers) {
+        if (fe.startIndex < fn.startIndex || fe.endIndex > fn.endIndex || fe.childForFieldName('argument')?.text !== v) continue;
         const p = fe.parent;
         const op = p?.type === 'binary_expression' ? p.childForFieldName('operator')?.type : undefined;
         const other = p?.type === 'binary_expression' ? (p.childForFieldName('left')?.id === fe.id ? p.childForFieldName('right') : p.childForFieldName('left')) : undefined;
@@ -57,7 +60,9 @@ export const flagUnvalidated: Rule = {
         else if (op === '&') tested = true;
       }
       // The whole struct handed to a helper (other than the copy): it may validate there.
-      for (const c of fn.descendantsOfType('call_expression')) {
+      let calls = callsOf.get(fn.id);
+      if (!calls) callsOf.set(fn.id, (calls = fn.descendantsOfType('call_expression').filter((c): c is Node => !!c)));
+      for (const c of calls) {
         if (!c || /^copy_(from|to)_user$/.test(c.childForFieldName('function')?.text ?? '')) continue;
         if ((c.childForFieldName('arguments')?.namedChildren ?? []).some((a) => a && (a.text === `&${v}` || a.text === v))) validated = true;
       }

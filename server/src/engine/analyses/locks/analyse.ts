@@ -101,9 +101,10 @@ export interface AnalysisResult {
   accesses: Map<FunctionIR, AccessPoint[]>;
   /**
    * How the fixed point was reached: rounds, functions analysed, earlier analyses reused, warm
-   * start; `againstIndex` when only an outsider file's functions were analysed (analyseOutsider).
+   * start; `againstIndex` when only an outsider file's functions were analysed (analyseOutsider),
+   * `wholeProgramBecause` when such a file had to be analysed with the whole program, and why.
    */
-  stats?: { rounds: number; analysed: number; reused: number; warm: boolean; againstIndex?: boolean };
+  stats?: { rounds: number; analysed: number; reused: number; warm: boolean; againstIndex?: boolean; wholeProgramBecause?: string };
 }
 
 export function buildProgram(files: FileIR[]): Program {
@@ -267,7 +268,8 @@ type Read =
   | { k: 'impls'; field: string; out: FunctionIR[] }
   | { k: 'summary'; of: FunctionIR; content: string }
   | { k: 'own'; content: string }
-  | { k: 'callers'; cls: string; out: boolean };
+  | { k: 'callers'; cls: string; out: boolean }
+  | { k: 'struct'; name: string; content: string };
 
 /** An analysis of a function with the reads it made: it stands wherever those reads answer the same. */
 interface Memo extends Analysed {
@@ -278,8 +280,6 @@ interface Memo extends Analysed {
 interface WarmState {
   structs: string;
   memos: Map<FunctionIR, Memo[]>;
-  /** The struct types any of those analyses looked up (resolvePath through the scope). */
-  looked: Set<string>;
   /** How the run went round by round, for analyseOutsider. */
   rounds: RoundTrace[];
   /** The call sites the last round read and those it made (whether one more round would change anything). */
@@ -294,19 +294,25 @@ interface RoundTrace {
   sites: number;
 }
 
-/** A program's struct types that remember which names were looked up. */
+/** A program's struct types that tell which names an analysis looks up (resolvePath through its scope). */
 class LookupLog extends Map<string, Map<string, string | undefined>> {
-  constructor(entries: Map<string, Map<string, string | undefined>>, readonly looked: Set<string>) {
-    super(entries);
-  }
+  onLookup: ((name: string) => void) | undefined;
   override get(name: string) {
-    this.looked.add(name);
+    this.onLookup?.(name);
     return super.get(name);
   }
   override has(name: string) {
-    this.looked.add(name);
+    this.onLookup?.(name);
     return super.has(name);
   }
+}
+
+const structContents = new WeakMap<Map<string, string | undefined>, string>();
+function structContent(fields: Map<string, string | undefined> | undefined): string {
+  if (!fields) return '<none>';
+  let c = structContents.get(fields);
+  if (c === undefined) structContents.set(fields, (c = contentOf(fields)));
+  return c;
 }
 
 const warmStates = new WeakMap<AnalysisResult, WarmState>();
@@ -389,7 +395,7 @@ function recordingReads(plain: Reads, log: Read[]): Reads {
 }
 
 /** Whether every read of `memo` answers the same now (then analysing again would give `memo`). */
-function stillHolds(memo: Memo, now: Reads, summaries: Map<FunctionIR, Summary>): boolean {
+function stillHolds(memo: Memo, now: Reads, summaries: Map<FunctionIR, Summary>, structs: Program['structs']): boolean {
   for (const r of memo.reads) {
     switch (r.k) {
       case 'callee':
@@ -411,6 +417,9 @@ function stillHolds(memo: Memo, now: Reads, summaries: Map<FunctionIR, Summary>)
       case 'callers':
         if (now.callersHold(r.cls) !== r.out) return false;
         break;
+      case 'struct':
+        if (structContent(structs.get(r.name)) !== r.content) return false;
+        break;
     }
   }
   return true;
@@ -420,6 +429,12 @@ export interface AnalyseOptions {
   maxRounds?: number;
   /** The result of an earlier run (over the same or another version of the index) to start from. */
   warm?: AnalysisResult;
+  /**
+   * Start warm even when the struct types differ from the earlier run's: each analysis kept the
+   * struct types it looked up and stands only where those are the same (a file outside the
+   * index that declares struct types, analysed with the whole program).
+   */
+  acrossStructChanges?: boolean;
 }
 
 /**
@@ -430,18 +445,18 @@ export interface AnalyseOptions {
  * analysis being a pure function of the function and those reads, the rounds, the summaries and
  * every finding are those of analyseProgramByRounds. With `warm`, the analyses of the earlier run
  * count too: the functions of unchanged files (same FunctionIR objects) whose reads answer the
- * same are not analysed again. A change of the program's struct types (read by every function
- * through its scope) starts cold.
+ * same are not analysed again. A change of the program's struct types starts cold, unless
+ * `acrossStructChanges`: then the struct types each analysis looked up are among its reads.
  */
 export function analyseProgram(p: Program, options: AnalyseOptions = {}): AnalysisResult {
   const maxRounds = options.maxRounds ?? 30;
   const structs = contentOf(p.structs);
   const before = options.warm ? warmStates.get(options.warm) : undefined;
-  const earlier = before && before.structs === structs ? before.memos : undefined;
-  // The analyses read the struct types through a log of the names they look up (the earlier
-  // run's too, for its analyses taken over): analyseOutsider needs to know which ones matter.
-  const looked = new Set<string>(earlier ? before!.looked : []);
-  const view: Program = { ...p, structs: new LookupLog(p.structs, looked) };
+  const earlier = before && (before.structs === structs || options.acrossStructChanges) ? before.memos : undefined;
+  // The analyses read the struct types through a log of the names they look up, kept with
+  // each analysis as a read of its own.
+  const structLog = new LookupLog(p.structs);
+  const view: Program = { ...p, structs: structLog };
   const trace: RoundTrace[] = [];
   let lastRead: CallSites = new Map();
   let lastMade: CallSites = new Map();
@@ -455,10 +470,10 @@ export function analyseProgram(p: Program, options: AnalyseOptions = {}): Analys
   /** This run's analyses of `fn` (most recent first), then the earlier run's. */
   const reuse = (fn: FunctionIR, now: Reads): Memo | undefined => {
     const mine = memos.get(fn);
-    if (mine) for (let i = mine.length - 1; i >= 0; i--) if (stillHolds(mine[i], now, summaries)) return mine[i];
+    if (mine) for (let i = mine.length - 1; i >= 0; i--) if (stillHolds(mine[i], now, summaries, p.structs)) return mine[i];
     // The earlier run's are only read: another program may start from the same result.
     for (const m of earlier?.get(fn) ?? []) {
-      if (mine?.includes(m) || !stillHolds(m, now, summaries)) continue;
+      if (mine?.includes(m) || !stillHolds(m, now, summaries, p.structs)) continue;
       memos.set(fn, [...(mine ?? []), m]);
       return m;
     }
@@ -475,8 +490,7 @@ export function analyseProgram(p: Program, options: AnalyseOptions = {}): Analys
       let r: Analysed | undefined = reuse(fn, now);
       if (r) reused++;
       else {
-        const log: Read[] = [];
-        const m: Memo = { ...analyseFunction(view, fn, recordingReads(now, log)), reads: log };
+        const m = analyseRecorded(view, structLog, fn, now);
         analysed++;
         const list = memos.get(fn) ?? [];
         list.push(m);
@@ -510,7 +524,7 @@ export function analyseProgram(p: Program, options: AnalyseOptions = {}): Analys
   });
   const result = { violations, findings, checkedCallSites: checked.size, heldAt, accesses };
   const out: AnalysisResult = { summaries, ...result, stats: { rounds, analysed, reused, warm: !!earlier } };
-  warmStates.set(out, { structs, memos, looked, rounds: trace, lastRead, lastMade });
+  warmStates.set(out, { structs, memos, rounds: trace, lastRead, lastMade });
   return out;
 }
 
@@ -524,6 +538,8 @@ interface IndexReads {
   impls: Map<string, FunctionIR[]>;
   /** Index functions whose analysis asked whether their callers hold a lock class. */
   readCallers: Set<FunctionIR>;
+  /** Struct types the index's analyses looked up. */
+  structs: Set<string>;
   /** Whether one more round would analyse every index function exactly as the last one did. */
   stable: boolean;
 }
@@ -536,12 +552,14 @@ function indexReadsOf(state: WarmState, p: Program): IndexReads {
   const unresolved = new Set<string>();
   const impls = new Map<string, FunctionIR[]>();
   const readCallers = new Set<FunctionIR>();
+  const structs = new Set<string>();
   for (const [fn, list] of state.memos) {
     for (const memo of list) {
       for (const r of memo.reads) {
         if (r.k === 'callee' && !r.out) unresolved.add(r.name);
         else if (r.k === 'impls') impls.set(r.field, r.out);
         else if (r.k === 'callers') readCallers.add(fn);
+        else if (r.k === 'struct') structs.add(r.name);
       }
     }
   }
@@ -555,7 +573,7 @@ function indexReadsOf(state: WarmState, p: Program): IndexReads {
     const then = before?.get(fn);
     return now === then || summaryContent(now) === (then ? summaryContent(then) : empty);
   }) && sameCallSites(state.lastRead, state.lastMade);
-  known = { unresolved, impls, readCallers, stable };
+  known = { unresolved, impls, readCallers, structs, stable };
   indexReadsCache.set(state, known);
   return known;
 }
@@ -588,27 +606,27 @@ function sameFields(a: Map<string, string | undefined> | undefined, b: Map<strin
  * calls through gains a function, no struct type the index looked up changes, no function of
  * the file calls an index function that asks about its callers; and the rounds end when the
  * program's rounds would (at or after the index's last round, which must then repeat itself).
- * undefined when any of that fails: the caller analyses the combined program instead.
+ * When any of that fails, `{ fallback }` says what: the caller analyses the combined program instead.
  */
-export function analyseOutsider(index: { program: Program; result: AnalysisResult }, combined: Program, options: { maxRounds?: number } = {}): AnalysisResult | undefined {
+export function analyseOutsider(index: { program: Program; result: AnalysisResult }, combined: Program, options: { maxRounds?: number } = {}): AnalysisResult | { fallback: string } {
   const maxRounds = options.maxRounds ?? 30;
   const state = warmStates.get(index.result);
-  if (!state || !state.rounds.length) return undefined;
+  if (!state || !state.rounds.length) return { fallback: 'the index was not analysed by analyseProgram' };
   const inIndex = index.program.functions;
-  if (combined.functions.length < inIndex.length || inIndex.some((f, i) => combined.functions[i] !== f)) return undefined;
+  if (combined.functions.length < inIndex.length || inIndex.some((f, i) => combined.functions[i] !== f)) return { fallback: 'the program does not start with the index' };
   const own = combined.functions.slice(inIndex.length);
   const known = indexReadsOf(state, index.program);
-  for (const fn of own) if (!fn.isStatic && known.unresolved.has(fn.name)) return undefined;
+  for (const fn of own) if (!fn.isStatic && known.unresolved.has(fn.name)) return { fallback: `the index calls ${fn.name}` };
   for (const [field, found] of known.impls) {
     const now = fieldImplsOf(combined, field);
-    if (now.length !== found.length || now.some((f, i) => f !== found[i])) return undefined;
+    if (now.length !== found.length || now.some((f, i) => f !== found[i])) return { fallback: `the index calls through .${field}` };
   }
   for (const [file, ir] of combined.files) {
     const mine = index.program.files.get(file);
     if (mine === ir) continue;
-    if (mine) return undefined;
+    if (mine) return { fallback: `${file} is in the index` };
     for (const name of ir.structs.keys()) {
-      if (state.looked.has(name) && !sameFields(index.program.structs.get(name), combined.structs.get(name))) return undefined;
+      if (known.structs.has(name) && !sameFields(index.program.structs.get(name), combined.structs.get(name))) return { fallback: `struct ${name} changes` };
     }
   }
 
@@ -628,7 +646,7 @@ export function analyseOutsider(index: { program: Program; result: AnalysisResul
   let ran = 0;
   for (let round = 0; round < maxRounds; round++) {
     // Past the index's last round the index repeats it, if its last round repeated the one before.
-    if (round > last && !known.stable) return undefined;
+    if (round > last && !known.stable) return { fallback: 'the rounds go on past the index, whose last round changed contents' };
     ran++;
     const indexRound = rounds[Math.min(round, last)];
     for (const [f, s] of indexRound.summaries) summaries.set(f, s);
@@ -639,7 +657,8 @@ export function analyseOutsider(index: { program: Program; result: AnalysisResul
       const now = plainReads(combined, fn, summaries, callSites);
       const mine = memos.get(fn);
       let r: Analysed | undefined;
-      if (mine) for (let i = mine.length - 1; i >= 0 && !r; i--) if (stillHolds(mine[i], now, summaries)) r = mine[i];
+      // The struct types are the same throughout this run: the analyses here keep no struct reads.
+      if (mine) for (let i = mine.length - 1; i >= 0 && !r; i--) if (stillHolds(mine[i], now, summaries, combined.structs)) r = mine[i];
       if (r) reused++;
       else {
         const log: Read[] = [];
@@ -649,7 +668,8 @@ export function analyseOutsider(index: { program: Program; result: AnalysisResul
         r = m;
       }
       // A call site of an index function that asks about its callers: the index's answer may change.
-      if (r.calls.some((c) => known.readCallers.has(c.callee))) return undefined;
+      const asks = r.calls.find((c) => known.readCallers.has(c.callee));
+      if (asks) return { fallback: `${fn.name} calls ${asks.callee.name}, which asks about its callers` };
       lastRound.push(r);
       addCallSites(nextCallSites, fn, r.calls);
       if (cachedSummaryKey(r.summary) !== cachedSummaryKey(summaries.get(fn)!)) changed = true;
@@ -659,7 +679,7 @@ export function analyseOutsider(index: { program: Program; result: AnalysisResul
     const sites = callSitesCount(nextCallSites);
     if (!changed && indexBefore + callSitesCount(callSites) === indexRound.sites + sites) {
       // The program would stop while the index alone goes on: its findings are not the index's last.
-      if (round < last) return undefined;
+      if (round < last) return { fallback: 'the rounds end before the index\'s last' };
       break;
     }
     callSites = nextCallSites;
@@ -681,6 +701,20 @@ export function analyseOutsider(index: { program: Program; result: AnalysisResul
   });
   // The index's checked call sites are in its own files, these in the added one: no overlap.
   return { summaries: all, violations, findings, checkedCallSites: index.result.checkedCallSites + checked.size, heldAt, accesses, stats: { rounds: ran, analysed, reused, warm: false, againstIndex: true } };
+}
+
+/** An analysis with its reads: those of `reads`, then the struct types it looked up. */
+function analyseRecorded(view: Program, structLog: LookupLog, fn: FunctionIR, now: Reads): Memo {
+  const log: Read[] = [];
+  const looked = new Set<string>();
+  structLog.onLookup = (name) => looked.add(name);
+  try {
+    const m: Memo = { ...analyseFunction(view, fn, recordingReads(now, log)), reads: log };
+    for (const name of looked) log.push({ k: 'struct', name, content: structContent(structLog.get(name)) });
+    return m;
+  } finally {
+    structLog.onLookup = undefined;
+  }
 }
 
 /** Direct calls of each function: the lock classes held there (and required by the caller). */

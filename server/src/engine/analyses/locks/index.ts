@@ -220,7 +220,14 @@ function outsiderOf(index: { program: Program; result: AnalysisResult }, ir: Fil
     return kept.analysis;
   }
   const program = buildProgram([...index.program.files.values(), ir]);
-  const result = (!wholeProgram && analyseOutsider(index, program)) || analyseProgram(program, { warm: index.result });
+  const fast = wholeProgram ? { fallback: 'asked for' } : analyseOutsider(index, program);
+  let result: AnalysisResult;
+  if ('fallback' in fast) {
+    // The file's struct types differ from the index's only where it declares them: the index's
+    // analyses that looked up none of those stand.
+    result = analyseProgram(program, { warm: index.result, acrossStructChanges: true });
+    result.stats = { ...result.stats!, wholeProgramBecause: fast.fallback };
+  } else result = fast;
   outsiders.delete(slot);
   outsiders.set(slot, { index: index.result, hash, ir, analysis: { program, result } });
   if (outsiders.size > OUTSIDERS_KEPT) outsiders.delete(outsiders.keys().next().value!);

@@ -1,0 +1,188 @@
+// A file outside the lock index is analysed against the index's result (analyse.ts
+// analyseOutsider: only the file's functions, the index's summaries taken round by round), unless
+// the index reads something of the file; then the whole program (index and file) is analysed.
+// Either way, what the rules read must be exactly what analysing the whole program gives
+// (lockAnalysisOf with `wholeProgram`): same summaries, violations, findings, held locks and
+// accesses, on every file of the lock fixture trees and the example tree checked as an outsider,
+// on an outsider the index calls into, on an edited outsider, and on a sample of 6.12's
+// drivers/pci and drivers/iommu when that tree is on this machine.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Analyser, createEngine, lockAnalysisOf } from '../dist/engine.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.dirname(here);
+
+/** Everything a result says, as text: functions named by file, name and line; the stats left out. */
+function canonical(result) {
+  const { stats, ...rest } = result;
+  return JSON.stringify(rest, (_k, v) => {
+    if (v && typeof v === 'object' && 'cfg' in v && 'params' in v) return `fn ${v.file}:${v.name}:${v.at.line}`;
+    if (v instanceof Map) return { map: [...v] };
+    if (v instanceof Set) return { set: [...v] };
+    return v === undefined ? '<undefined>' : v;
+  });
+}
+
+function firstDifference(a, b) {
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  return `at ${i}:\n  against the index: …${a.slice(Math.max(0, i - 200), i + 200)}\n  whole program:     …${b.slice(Math.max(0, i - 200), i + 200)}`;
+}
+
+/** The program's functions, by name and file, in order (what the rules walk besides the result). */
+const functionsOf = (program) => program.functions.map((f) => `${f.file}:${f.name}`).join('\n');
+
+/**
+ * Checks `file` both ways and asserts the same analysis; returns the fast path's stats and
+ * what the whole program reports on the file.
+ */
+function checkBothWays(store, root, file, lockIndex, what) {
+  const fast = lockAnalysisOf({ store, root, file, lockIndex });
+  const whole = lockAnalysisOf({ store, root, file, lockIndex, wholeProgram: true });
+  assert.ok(!whole.result.stats.againstIndex, `${what}: the reference must analyse the whole program`);
+  assert.equal(functionsOf(fast.program), functionsOf(whole.program), `${what}: programs`);
+  const a = canonical(fast.result);
+  const b = canonical(whole.result);
+  assert.ok(a === b, `${what}: the results differ ${firstDifference(a, b)}`);
+  const own = (list) => list.filter((x) => x.fn.file === file).length;
+  return { stats: fast.result.stats, reported: own(whole.result.violations) + own(whole.result.findings) };
+}
+
+/** Every .c/.h file under `dir`, sorted. */
+function cFiles(dir) {
+  const out = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...cFiles(p));
+    else if (/\.[ch]$/.test(e.name)) out.push(p);
+  }
+  return out.sort();
+}
+
+const trees = [
+  ...readdirSync(path.join(here, 'fixtures/locks')).map((d) => path.join(here, 'fixtures/locks', d)),
+  path.join(repo, 'examples/linux'),
+];
+
+test('every file of the fixture trees and the example tree, checked outside an index of all the others, equals the whole program', async (t) => {
+  await createEngine({});
+  let against = 0;
+  let fellBack = 0;
+  let reported = 0;
+  for (const root of trees) {
+    const { store } = new Analyser({ root });
+    const all = cFiles(root);
+    for (const file of all) {
+      // The index: every other file of the tree, by its relative path.
+      const lockIndex = all.filter((f) => f !== file).map((f) => path.relative(root, f).split(path.sep).join('/'));
+      const what = path.relative(repo, file);
+      const r = checkBothWays(store, root, file, lockIndex, what);
+      if (r.stats.againstIndex) against++;
+      else if (r.stats.wholeProgramBecause) fellBack++;
+      reported += r.reported;
+    }
+  }
+  // Both ways are taken (files the others call fall back), and the files break contracts:
+  // equal results on files with nothing to say would prove little.
+  t.diagnostic(`${against} against the index, ${fellBack} with the whole program, ${reported} violations and findings`);
+  assert.ok(against >= 10, `${against} files analysed against the index`);
+  assert.ok(fellBack >= 5, `${fellBack} files fell back to the whole program`);
+  assert.ok(reported >= 5, `${reported} violations and findings on the outsider files`);
+});
+
+const indexTree = path.join(here, 'fixtures/locks/index');
+const fxcore = path.join(indexTree, 'drivers/misc/fxcore/core.c');
+
+test('an outsider whose functions the index calls (fxcore_find under the default index) falls back and still equals the whole program', async () => {
+  await createEngine({});
+  const { store } = new Analyser({ root: indexTree });
+  assert.match(readFileSync(path.join(indexTree, 'drivers/vfio/pci/fx_user.c'), 'utf8'), /fxcore_find\(/);
+  const { stats } = checkBothWays(store, indexTree, fxcore, undefined, 'fxcore/core.c');
+  assert.ok(!stats.againstIndex, 'the index calls fxcore_find: the file cannot be analysed against the index alone');
+  // The contract of fxcore_find reaches the index's callers only through the whole program.
+  const { result } = lockAnalysisOf({ store, root: indexTree, file: fxcore });
+  assert.ok(result.violations.some((v) => v.req.origin.fn === 'fxcore_find' && v.fn.file !== fxcore), 'a caller in the index is reported against fxcore_find');
+});
+
+test('an outsider the index does not read is analysed against the index: its own functions only', async () => {
+  await createEngine({});
+  const root = path.join(here, 'fixtures/locks/devset');
+  const { store } = new Analyser({ root });
+  // Everything but one driver: the driver's functions are its own, nothing of the index calls them.
+  const all = cFiles(root);
+  const file = path.join(root, 'drivers/vfio/pci/double_acquire_bad.c');
+  const lockIndex = all.filter((f) => f !== file).map((f) => path.relative(root, f).split(path.sep).join('/'));
+  const { stats, reported } = checkBothWays(store, root, file, lockIndex, 'double_acquire_bad.c');
+  assert.ok(stats.againstIndex, 'analysed against the index');
+  const { program } = lockAnalysisOf({ store, root, file, lockIndex });
+  const own = program.functions.filter((f) => f.file === file).length;
+  assert.ok(own > 0 && reported > 0, `${own} functions, ${reported} findings in the file`);
+  // Each of the file's functions once per round at most, none of the index's.
+  assert.ok(stats.analysed <= own * stats.rounds, `${stats.analysed} analyses for ${own} functions over ${stats.rounds} rounds`);
+});
+
+test('an outsider edited in memory (a lock dropped, a helper added that the file calls) equals the whole program after each edit', async () => {
+  await createEngine({});
+  const root = path.join(here, 'fixtures/locks/devset');
+  const analyser = new Analyser({ root });
+  const all = cFiles(root);
+  const file = path.join(root, 'drivers/vfio/pci/hot_reset_good.c');
+  const lockIndex = all.filter((f) => f !== file).map((f) => path.relative(root, f).split(path.sep).join('/'));
+  const LOCK = '\tmutex_lock(&vdev->vdev.dev_set->lock);\n';
+  let text = readFileSync(file, 'utf8');
+  assert.ok(text.includes(LOCK) && text.includes('long vfio_pci_good_ioctl('));
+  const edits = [
+    (t) => t.replace(LOCK, ''),
+    (t) => t.replace('long vfio_pci_good_ioctl(', 'static void good_assert(struct vfio_device_set *dev_set)\n{\n\tlockdep_assert_held(&dev_set->lock);\n}\n\nstatic void good_touch(struct vfio_pci_core_device *vdev)\n{\n\tgood_assert(vdev->vdev.dev_set);\n}\n\nlong vfio_pci_good_ioctl('),
+  ];
+  const seen = new Set([checkBothWays(analyser.store, root, file, lockIndex, 'hot_reset_good.c').stats.againstIndex]);
+  let version = 1;
+  const results = new Set([canonical(lockAnalysisOf({ store: analyser.store, root, file, lockIndex }).result)]);
+  for (const [i, edit] of edits.entries()) {
+    text = edit(text);
+    analyser.openDocument(file, text, ++version);
+    seen.add(checkBothWays(analyser.store, root, file, lockIndex, `hot_reset_good.c after edit ${i + 1}`).stats.againstIndex);
+    results.add(canonical(lockAnalysisOf({ store: analyser.store, root, file, lockIndex }).result));
+  }
+  assert.deepEqual([...seen], [true], 'every version analysed against the index');
+  assert.equal(results.size, edits.length + 1, 'each edit changes the analysis');
+  analyser.dispose?.();
+});
+
+/** The Debian 6.12 tree, when this machine has it (../shared/scripts/kernel-src). */
+function kernel612() {
+  const script = path.join(repo, '..', 'shared', 'scripts', 'kernel-src');
+  if (!existsSync(script)) return undefined;
+  try {
+    const dir = execFileSync(script, ['6.12'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dir && existsSync(path.join(dir, 'drivers/vfio/pci/vfio_pci_core.c')) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const kernel = kernel612();
+
+test('6.12: a sample of drivers/pci and drivers/iommu (not iommufd) checked as outsiders equals the whole program', { skip: !kernel && 'no 6.12 tree', timeout: 1_800_000 }, async (t) => {
+  await createEngine({});
+  const { store } = new Analyser({ root: kernel });
+  // Every fifth file of each folder, pci.c and iommu.c (the index calls their functions: they fall back).
+  const sample = (dir) => readdirSync(path.join(kernel, dir)).filter((f) => f.endsWith('.c')).sort().filter((_f, i) => i % 5 === 0).map((f) => path.join(kernel, dir, f));
+  const files = [...new Set([...sample('drivers/pci'), path.join(kernel, 'drivers/pci/pci.c'), ...sample('drivers/iommu'), path.join(kernel, 'drivers/iommu/iommu.c')])];
+  const ways = { against: 0, whole: 0, index: 0 };
+  for (const file of files) {
+    const { stats } = checkBothWays(store, kernel, file, undefined, path.relative(kernel, file));
+    // A file with no function or initializer is answered by the index's own analysis.
+    const way = stats.againstIndex ? 'against' : stats.wholeProgramBecause ? 'whole' : 'index';
+    ways[way]++;
+    const how = way === 'against' ? 'against the index' : way === 'whole' ? `whole program (${stats.wholeProgramBecause})` : "the index's answer";
+    t.diagnostic(`${path.relative(kernel, file)}: ${how}, ${stats.analysed} analysed, ${stats.rounds} rounds`);
+  }
+  // Both ways are taken: pci.c and iommu.c define functions the index calls.
+  assert.ok(ways.against >= 3 && ways.whole >= 2, JSON.stringify(ways));
+});

@@ -557,6 +557,7 @@ function printTable(results) {
   else if (p) {
     rows.push(['patch', `series of ${p.patches} in one run vs checkpatch.pl on the ${p.patches} files (median of ${p.runs})`, `${fmt(Math.round(p.seriesMs.vfioReview))} vs ${fmt(Math.round(p.seriesMs.checkpatch))}: ratio ${p.seriesMs.ratio.toFixed(2)} (${p.findings} findings: ${p.findingRules.join(', ')}; checkpatch ${p.checkpatchMessages} messages)`]);
     rows.push(['patch', `one run per patch, mail on stdin, as b4 runs both`, `${fmt(Math.round(p.perPatchMs.vfioReview))} vs ${fmt(Math.round(p.perPatchMs.checkpatch))}: ratio ${p.perPatchMs.ratio.toFixed(2)}`]);
+    if (p.seriesMs.vfioReviewWarm !== undefined) rows.push(['patch', 'the same with the cache folder warm (series / per patch)', `${fmt(Math.round(p.seriesMs.vfioReviewWarm))}: ratio ${p.seriesMs.ratioWarm.toFixed(2)} / ${fmt(Math.round(p.perPatchMs.vfioReviewWarm))}: ratio ${p.perPatchMs.ratioWarm.toFixed(2)}`]);
   }
   const l = results.locks;
   if (l?.error) rows.push(['locks', 'lock analysis', `error: ${l.error}`]);

@@ -51,10 +51,10 @@ function run(args, { env = {}, cwd = temp } = {}) {
 
 const check = (tree, extra) => run(['check', tree, '--root', tree, '--format', 'json', '--fail-on', 'never', ...extra]);
 
-/** Every entry file of a cache folder. */
+/** Every findings entry of a cache folder (the lock analysis keeps its IR in lock-ir/ beside them). */
 function entries(cache) {
   if (!fs.existsSync(cache)) return [];
-  return fs.readdirSync(cache, { recursive: true }).map((p) => path.join(cache, p)).filter((p) => fs.statSync(p).isFile());
+  return fs.readdirSync(cache, { recursive: true }).filter((p) => !p.startsWith('lock-ir')).map((p) => path.join(cache, p)).filter((p) => fs.statSync(p).isFile());
 }
 
 const countFiles = (tree) => fs.readdirSync(tree, { recursive: true }).filter((p) => /\.[ch]$/.test(p)).length;

@@ -1,6 +1,9 @@
 // What every command of the CLI shares: the usage error (one line on stderr, exit 2) and the
 // parsing of options and ABI lists.
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { defaultCacheDir } from './engine/cache/entries';
 import { ALL_ABIS, isAbiName, type AbiName } from './engine';
 
 /** A mistake in the command line or its paths: one line on stderr, exit 2. */
@@ -26,4 +29,22 @@ export function parseArches(values: string[] | undefined): AbiName[] | undefined
     else throw new CliError(`unknown arch '${name}' (known: ${ALL_ABIS.join(', ')}, all)`);
   }
   return [...arches];
+}
+
+/** The cache folder of --cache DIR (default: defaultCacheDir()), or undefined with --no-cache; check, patch and reply. */
+export function parseCacheDir(value: string | undefined, disabled: boolean | undefined): string | undefined {
+  if (disabled) {
+    if (value !== undefined) throw new CliError('--cache and --no-cache together: choose one');
+    return undefined;
+  }
+  if (value === '') throw new CliError('--cache: empty folder name');
+  const dir = path.resolve(value ?? defaultCacheDir());
+  let stat;
+  try {
+    stat = fs.statSync(dir, { throwIfNoEntry: false });
+  } catch (error) {
+    throw new CliError(`--cache ${value ?? dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (stat && !stat.isDirectory()) throw new CliError(`--cache ${value ?? dir}: not a directory`);
+  return dir;
 }

@@ -10,8 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { version } from '../../package.json';
 import { findKernelRoot, RULES } from './engine';
 import type { AbiName, Finding, Severity } from './engine';
-import { CliError, parse, parseArches } from './cli-args';
-import { defaultCacheDir } from './engine/cache/entries';
+import { CliError, parse, parseArches, parseCacheDir } from './cli-args';
 import { lockIRStats } from './engine/cache/lock-ir';
 import { loadParser } from './engine/parse/parser';
 import { readPatchInput } from './engine/patch/read';
@@ -55,24 +54,6 @@ const EXIT_OK = 0;
 const EXIT_FINDINGS = 1;
 
 const docsBase = () => pathToFileURL(path.resolve(__dirname, '..', 'docs', 'rules')).href;
-
-/** The cache folder of --cache DIR (default: defaultCacheDir()), or undefined with --no-cache; check, patch and reply. */
-export function parseCacheDir(value: string | undefined, disabled: boolean | undefined): string | undefined {
-  if (disabled) {
-    if (value !== undefined) throw new CliError('--cache and --no-cache together: choose one');
-    return undefined;
-  }
-  if (value === '') throw new CliError('--cache: empty folder name');
-  const dir = path.resolve(value ?? defaultCacheDir());
-  let stat;
-  try {
-    stat = fs.statSync(dir, { throwIfNoEntry: false });
-  } catch (error) {
-    throw new CliError(`--cache ${value ?? dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  if (stat && !stat.isDirectory()) throw new CliError(`--cache ${value ?? dir}: not a directory`);
-  return dir;
-}
 
 function treeOf(option: string | undefined, hunksOnly: boolean): string | undefined {
   if (hunksOnly) return undefined;

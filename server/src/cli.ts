@@ -23,8 +23,8 @@ import { formatJson } from './formats/json';
 import { formatLayoutJson } from './formats/layout-json';
 import { formatLayoutText } from './formats/layout-text';
 import { formatSarif, toSarifLog } from './formats/sarif';
-import { PATCH_HELP, parseCacheDir, runPatch, runReply } from './cli-patch';
-import { CliError, parse, parseArches } from './cli-args';
+import { PATCH_HELP, runPatch, runReply } from './cli-patch';
+import { CliError, parse, parseArches, parseCacheDir } from './cli-args';
 
 // The bundle doubles as the library the format tests load (test/formats.test.mjs).
 export { formatGcc, formatGithub, formatJson, formatLayoutJson, formatLayoutText, formatSarif };

@@ -20,6 +20,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import { threadId } from 'node:worker_threads';
 import type { FileIR } from '../analyses/locks/extract';
+import type { EntryStats } from './entries';
 
 /** Bumped when FileIR or the entry's shape changes in a way the tool stamp would not show. */
 export const LOCK_IR_FORMAT = 'vfio-review-lock-ir/1';
@@ -30,16 +31,8 @@ const KEPT_PER_PATH = 6;
 /** The bundles that carry the engine, hashed together so that they share entries. */
 const ENGINE_BUNDLES = ['check-worker.js', 'cli.js', 'engine.js', 'server.js', 'tree-sitter-c.wasm'];
 
-export interface LockIRStats {
-  hits: number;
-  misses: number;
-  /** Entries read back corrupt, truncated, of another format or for another file or content: deleted. */
-  dropped: number;
-  written: number;
-  /** Writes that failed (read-only folder, full disk): the run goes on without them. */
-  writeErrors: number;
-  lastWriteError?: string;
-}
+/** The same counts as the findings cache keeps (dropped: corrupt, truncated, foreign entries). */
+export type LockIRStats = EntryStats;
 
 interface Entry {
   format: string;

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync, existsSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -278,5 +278,27 @@ test('bad input through the CLI: a directory, a missing file, 50 MB of mbox, a t
     assert.ok(JSON.parse(t.stdout).findings.some((f) => f.rule === 'patch-input'));
   } finally {
     rmSync(dir, { recursive: true });
+  }
+});
+
+test('a tree file linked to somewhere outside the tree is not read: that file falls back to the hunks', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vfio-review-patchlink-'));
+  try {
+    const copy = path.join(dir, 'linux');
+    cpSync(tree, copy, { recursive: true });
+    const core = 'drivers/vfio/pci/vfio_example_core.c';
+    const outside = path.join(dir, 'outside.c');
+    cpSync(path.join(copy, core), outside);
+    rmSync(path.join(copy, core));
+    symlinkSync(outside, path.join(copy, core));
+    const { review: r } = review(mboxText, { tree: copy });
+    assert.deepEqual(r.files.map((f) => [f.path, f.mode]), [
+      ['include/uapi/linux/vfio_example.h', 'tree'],
+      [core, 'hunks'],
+      [core, 'hunks'],
+    ]);
+    assert.match(r.files[1].reason, /is not in the tree/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

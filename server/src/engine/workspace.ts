@@ -214,8 +214,11 @@ export function resolveInclude(from: string, spec: string, angled: boolean, ctx:
   return undefined;
 }
 
-/** Whether `file` exists and, links resolved, lies inside one of `dirs` (links resolved too). */
-function realInside(file: string, dirs: string[]): boolean {
+/**
+ * Whether `file` exists and, links resolved, lies inside one of `dirs` (links resolved too); the
+ * folder itself counts only with `orSelf`. Shared by includes, the lock index walk and patch review.
+ */
+export function realInside(file: string, dirs: string[], orSelf = false): boolean {
   let real: string;
   try {
     real = realpathSync.native(file);
@@ -224,7 +227,7 @@ function realInside(file: string, dirs: string[]): boolean {
   }
   return dirs.some((d) => {
     const rel = path.relative(realDir(d), real);
-    return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+    return (rel !== '' || orSelf) && !rel.startsWith('..') && !path.isAbsolute(rel);
   });
 }
 

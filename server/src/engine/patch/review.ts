@@ -5,16 +5,15 @@
 // patch i left them, which is exactly the "before" of patch i+1, so the caches of the "after"
 // check (units, the lock program keyed by contents) serve the next "before" check. Nothing is
 // ever written: the tree is read, the patched versions live in memory.
-import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Analyser } from '../analyser';
 import type { CancelToken, EngineOptions } from '../api';
 import { DEFAULT_LOCK_INDEX, indexFiles } from '../analyses/locks';
 import type { Finding, RelatedLocation, Severity } from '../types';
-import { hashText, MAX_FILE_BYTES } from '../workspace';
+import { hashText, realInside } from '../workspace';
 import { applyFilePatch } from './apply';
-import { functionsAt, type ChangedFunction } from './functions';
+import { functionsAt } from './functions';
 import { hunksOnlyTexts } from './hunks-only';
 import type { FilePatch, HunkLine, PatchInput, PatchMail } from './types';
 
@@ -120,7 +119,7 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
         review.cancelled = true;
         break;
       }
-      const plans = mail.files.map((fp) => planFile(fp, tree, state, diverged));
+      const plans = mail.files.map((fp) => planFile(fp, tree, state, diverged, (rel) => readTreeFile(analyser, tree!, rel)));
       for (const plan of plans) {
         review.files.push({ mail: mail.index, path: plan.newRel ?? plan.oldRel ?? '', mode: plan.mode, reason: plan.reason, headerLine: plan.fp.headerLine, before: plan.before, after: plan.after });
         if (plan.mode === 'hunks' && C_FILE.test(plan.newRel ?? plan.oldRel ?? '')) {
@@ -136,7 +135,8 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
 
       // Before: the overlays hold the previous patch's result already; hunks-only files get their old side.
       for (const p of checked) if (p.mode === 'hunks' && p.oldRel && p.before !== undefined) setText(analyser, abs(p.oldRel), p.before);
-      const callers = tree ? callerFiles(analyser, tree, checked, options.engine?.lockIndex) : [];
+      const changed = changedFunctions(analyser, checked);
+      const callers = tree ? callerFiles(analyser, tree, checked, changed.names, options.engine?.lockIndex) : [];
       const beforeFiles = [...checked.filter((p) => p.oldRel && p.before !== undefined).map((p) => abs(p.oldRel!)), ...callers];
       const beforeFindings = new Map<string, Finding[]>();
       for (const f of beforeFiles) beforeFindings.set(f, checkFile(analyser, f, options.token));
@@ -150,7 +150,6 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
         if (!p.newRel || p.after === undefined || p.before === undefined || !analyser.isUapi(abs(p.newRel))) continue;
         analyser.setBase(abs(p.newRel), { text: p.before, label: `${p.oldRel ?? p.newRel} before this patch`, location: abs(p.oldRel ?? p.newRel) });
       }
-      const changed = changedFunctionsOf(analyser, checked, abs);
       for (const p of checked) {
         if (!p.newRel || p.after === undefined) continue;
         const file = abs(p.newRel);
@@ -164,7 +163,7 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
         const text = analyser.store.read(caller)?.text ?? '';
         const introduced = newFindings(beforeFindings.get(caller) ?? [], text, checkFile(analyser, caller, options.token), text);
         const rel = path.relative(root, caller).split(path.sep).join('/');
-        for (const f of introduced) review.findings.push(placeCallerFinding(f, rel, changed, mail, options.document, docLines));
+        for (const f of introduced) review.findings.push(placeCallerFinding(f, rel, changed.newSide, mail, options.document, docLines));
       }
 
       // A hunks-only file's texts are fragments: the next patches must not see them as the file.
@@ -184,7 +183,7 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
 
 // ---- planning: apply or fall back to the hunks ---------------------------------------------
 
-function planFile(fp: FilePatch, tree: string | undefined, state: Map<string, string | null>, diverged: Set<string>): FilePlan {
+function planFile(fp: FilePatch, tree: string | undefined, state: Map<string, string | null>, diverged: Set<string>, readTree: (rel: string) => string | undefined): FilePlan {
   const oldRel = fp.oldPath;
   const newRel = fp.newPath;
   const plan: FilePlan = { fp, oldRel, newRel, mode: 'skipped' };
@@ -195,7 +194,7 @@ function planFile(fp: FilePatch, tree: string | undefined, state: Map<string, st
   if (!tree) reason = 'no tree given';
   else if (oldRel && diverged.has(oldRel)) reason = 'an earlier patch of the series did not apply to it';
   else {
-    const before = oldRel === undefined ? undefined : state.has(oldRel) ? state.get(oldRel) ?? undefined : readTreeFile(tree, oldRel);
+    const before = oldRel === undefined ? undefined : state.has(oldRel) ? state.get(oldRel) ?? undefined : readTree(oldRel);
     if (fp.status !== 'added' && before === undefined) reason = `${oldRel} is not in the tree`;
     else {
       const applied = applyFilePatch(before, fp);
@@ -217,27 +216,13 @@ function planFile(fp: FilePatch, tree: string | undefined, state: Map<string, st
   };
 }
 
-/** A file of the tree, if it is a regular file inside it (symlinks out of the tree are not followed). */
-function readTreeFile(tree: string, rel: string): string | undefined {
+/**
+ * A file of the tree as the store reads it (regular, at most MAX_FILE_BYTES, no NUL), if it lies
+ * inside the tree with its links resolved: a stranger's tree may link elsewhere.
+ */
+function readTreeFile(analyser: Analyser, tree: string, rel: string): string | undefined {
   const file = path.resolve(tree, rel);
-  if (!isInside(tree, file)) return undefined;
-  try {
-    const st = lstatSync(file);
-    if (!st.isFile() && !st.isSymbolicLink()) return undefined;
-    const real = realpathSync(file);
-    if (!isInside(realpathSync(tree), real)) return undefined;
-    const rst = lstatSync(real);
-    if (!rst.isFile() || rst.size > MAX_FILE_BYTES) return undefined;
-    const text = readFileSync(real, 'utf8');
-    return text.includes('\0') ? undefined : text;
-  } catch {
-    return undefined;
-  }
-}
-
-function isInside(root: string, file: string): boolean {
-  const rel = path.relative(root, file);
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+  return realInside(file, [tree]) ? analyser.store.read(file)?.text : undefined;
 }
 
 // ---- analysis --------------------------------------------------------------------------------
@@ -252,20 +237,37 @@ function checkFile(analyser: Analyser, file: string, token?: CancelToken): Findi
   return analyser.check(file, token, { projectRules: !analyser.isUapi(file) });
 }
 
-/** Files of the lock index (other than the touched ones) that name a function the patch changes. */
-function callerFiles(analyser: Analyser, tree: string, checked: FilePlan[], lockIndex: string[] | undefined): string[] {
-  const names = new Set<string>();
+interface ChangedFunctions {
+  /** Functions changed on either side of tree-mode files: their callers are checked too. */
+  names: Set<string>;
+  /** Functions changed on the new side, with the input line of their first `+` line. */
+  newSide: { name: string; docLine: number; file: string }[];
+}
+
+/** The functions the patch changes, each side of each file parsed once. */
+function changedFunctions(analyser: Analyser, checked: FilePlan[]): ChangedFunctions {
+  const out: ChangedFunctions = { names: new Set(), newSide: [] };
+  const parseTextOf = (text: string) => analyser.store.factsOf({ path: '', text, hash: hashText(text) }).parseText;
   for (const p of checked) {
-    if (p.mode !== 'tree') continue;
-    for (const side of ['old', 'new'] as const) {
-      const text = side === 'old' ? p.before : p.after;
-      if (!text) continue;
-      const lines = new Set<number>();
-      for (const h of p.fp.hunks) for (const l of h.lines) if (side === 'old' ? l.kind === '-' && l.oldLine : l.kind === '+' && l.newLine) lines.add(side === 'old' ? l.oldLine! : l.newLine!);
-      const parsed = analyser.store.factsOf({ path: '', text, hash: hashText(text) }).parseText;
-      for (const fn of functionsAt(parsed, lines)) names.add(fn.name);
+    if (p.before && p.mode === 'tree') {
+      const removed = new Set<number>();
+      for (const h of p.fp.hunks) for (const l of h.lines) if (l.kind === '-' && l.oldLine) removed.add(l.oldLine);
+      for (const fn of functionsAt(parseTextOf(p.before), removed)) out.names.add(fn.name);
+    }
+    if (!p.newRel || !p.after) continue;
+    const added = new Map<number, number>();
+    for (const h of p.fp.hunks) for (const l of h.lines) if (l.kind === '+' && l.newLine) added.set(l.newLine, l.docLine);
+    for (const fn of functionsAt(parseTextOf(p.after), added.keys())) {
+      if (p.mode === 'tree') out.names.add(fn.name);
+      const first = [...added].filter(([line]) => line >= fn.startLine && line <= fn.endLine).sort((a, b) => a[0] - b[0])[0];
+      if (first) out.newSide.push({ name: fn.name, docLine: first[1], file: p.newRel });
     }
   }
+  return out;
+}
+
+/** Files of the lock index (other than the touched ones) that name a function the patch changes. */
+function callerFiles(analyser: Analyser, tree: string, checked: FilePlan[], names: Set<string>, lockIndex: string[] | undefined): string[] {
   if (names.size === 0) return [];
   const touched = new Set(checked.flatMap((p) => [p.oldRel, p.newRel]).filter((x): x is string => !!x).map((r) => path.join(tree, r)));
   const word = new RegExp(`\\b(?:${[...names].map(escapeRegExp).join('|')})\\b`);
@@ -275,24 +277,6 @@ function callerFiles(analyser: Analyser, tree: string, checked: FilePlan[], lock
     const text = analyser.store.read(f)?.text;
     if (text && word.test(text)) out.push(f);
     if (out.length >= MAX_CALLER_FILES) break;
-  }
-  return out;
-}
-
-/** The functions each checked file's patch changes (new side), with the input line of their first change. */
-function changedFunctionsOf(analyser: Analyser, checked: FilePlan[], abs: (rel: string) => string): { name: string; docLine: number; file: string }[] {
-  const out: { name: string; docLine: number; file: string }[] = [];
-  for (const p of checked) {
-    if (!p.newRel || p.after === undefined) continue;
-    const changedLines = new Map<number, number>();
-    for (const h of p.fp.hunks) for (const l of h.lines) if (l.kind === '+' && l.newLine) changedLines.set(l.newLine, l.docLine);
-    const src = analyser.store.read(abs(p.newRel));
-    if (!src || changedLines.size === 0) continue;
-    const fns: ChangedFunction[] = functionsAt(analyser.store.factsOf(src).parseText, changedLines.keys());
-    for (const fn of fns) {
-      const first = [...changedLines].filter(([line]) => line >= fn.startLine && line <= fn.endLine).sort((a, b) => a[0] - b[0])[0];
-      if (first) out.push({ name: fn.name, docLine: first[1], file: p.newRel });
-    }
   }
   return out;
 }

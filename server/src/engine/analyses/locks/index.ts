@@ -2,13 +2,13 @@
 // EngineOptions.lockIndex, by default drivers/vfio/**, drivers/iommu/iommufd/** and
 // include/linux/vfio*.h; plus the file being checked) read through the store, each file
 // extracted once per content, the program analysed once per set of contents.
-import { readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import { readdirSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { Tree } from 'web-tree-sitter';
 import { parseText } from '../../parse/parser';
 import type { RuleContext } from '../../rules/rule';
 import picomatch from 'picomatch';
-import { globMatcher, hashText, type SourceStore } from '../../workspace';
+import { globMatcher, hashText, realInside, type SourceStore } from '../../workspace';
 import { analyseOutsider, analyseProgram, buildProgram, type AnalysisResult, type HeldLock, type HeldPoint, type Program } from './analyse';
 import { extractFile, type FileIR, type Loc } from './extract';
 import { lockIRCache, type LockIRCache } from '../../cache/lock-ir';
@@ -31,20 +31,7 @@ const programCache = new Map<string, { key: string; program: Program; result: An
 export function indexFiles(root: string, globs: string[] = DEFAULT_LOCK_INDEX): string[] {
   const out = new Set<string>();
   // Links are followed only while they stay in the tree: a stranger's tree may link elsewhere.
-  let realRoot: string;
-  try {
-    realRoot = realpathSync(root);
-  } catch {
-    return [];
-  }
-  const inTree = (p: string): boolean => {
-    try {
-      const rel = path.relative(realRoot, realpathSync(p));
-      return !rel.startsWith('..') && !path.isAbsolute(rel);
-    } catch {
-      return false;
-    }
-  };
+  const inTree = (p: string): boolean => realInside(p, [root], true);
   for (const glob of globs) {
     const g = glob.replace(/\\/g, '/').replace(/^\.\//, '');
     if (!g || path.isAbsolute(g) || g.split('/').includes('..')) continue;

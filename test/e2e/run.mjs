@@ -161,14 +161,9 @@ test('VS Code (code-server): diagnostics, hover, CodeLens, layout view', { skip:
       // The command opens VS Code's own file dialog, itself a quick input: type the path there.
       await runCommand(page, 'VFIO Review: Review Patch File…', { waitHidden: false });
       await page.locator('.quick-input-widget', { hasText: 'Review a patch' }).waitFor({ timeout: 10_000 });
-      const dialog = page.locator('.quick-input-widget input');
-      // It fills in the current folder itself, a moment later: replace that, not append to it.
-      await page.waitForFunction(() => document.querySelector('.quick-input-widget input')?.value.startsWith('/'), null, { timeout: 10_000 });
-      await dialog.fill(mbox);
-      // The dialog lists the folder's entries as the path is typed; accept once the file is shown.
-      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'vfio-example-v2.mbox' }).first().waitFor({ timeout: 10_000 });
-      await page.locator('.quick-input-widget .monaco-button', { hasText: 'Review' }).first().click();
-      await page.locator('.tab', { hasText: 'vfio-example-v2.mbox' }).first().waitFor({ timeout: 30_000 });
+      const dialogState = await pickInFileDialog(page, mbox);
+      await page.locator('.tab', { hasText: 'vfio-example-v2.mbox' }).first().waitFor({ timeout: 30_000 })
+        .catch((err) => { throw new Error(`the series did not open (${dialogState}): ${err.message}`); });
       await page.keyboard.press('Control+Shift+M');
       await page.locator('.markers-panel .monaco-list-row', { hasText: 'lock-not-held' }).first().waitFor({ timeout: 120_000 });
       await runCommand(page, 'View: Toggle Maximized Panel').catch(() => undefined);
@@ -205,6 +200,36 @@ test('VS Code (code-server): diagnostics, hover, CodeLens, layout view', { skip:
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+/**
+ * Types `file` into VS Code's own (simple) file dialog and accepts it. The dialog fills in a folder
+ * of its own a moment after it opens, possibly more than once, and lists the folder's entries as
+ * the path is typed: wait for its value to settle, type the path until it sticks, then accept.
+ */
+async function pickInFileDialog(page, file) {
+  const input = page.locator('.quick-input-widget input');
+  const value = () => input.inputValue().catch(() => '');
+  let last = '';
+  let stableSince = Date.now();
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await page.waitForTimeout(100)) {
+    const now = await value();
+    if (now !== last) { last = now; stableSince = Date.now(); }
+    else if (now.startsWith('/') && Date.now() - stableSince >= 750) break;
+  }
+  for (let attempt = 0; attempt < 5 && (await value()) !== file; attempt++) {
+    await input.fill(file);
+    await page.waitForTimeout(500);
+  }
+  assert.equal(await value(), file, 'the file dialog took the typed path');
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: path.basename(file) }).first();
+  // The listing is a convenience: the dialog accepts an existing path typed in full without it.
+  const listed = await row.waitFor({ timeout: 10_000 }).then(() => true, () => false);
+  // What the dialog showed, for the failure message should the file not open.
+  const seen = `dialog value ${JSON.stringify(await value())}, file listed: ${listed}, rows: ${JSON.stringify(
+    await page.locator('.quick-input-list .monaco-list-row').allInnerTexts().catch(() => []))}`;
+  await page.locator('.quick-input-widget .monaco-button', { hasText: 'Review' }).first().click();
+  return seen;
+}
 
 /** Runs a command by its title through the command palette (F1). */
 async function runCommand(page, title, { waitHidden = true } = {}) {

@@ -126,6 +126,8 @@ interface OpenDoc {
   base?: { ref: string; commit: string };
   /** Findings of the whole-index rules from the last full check, shown until the next one. */
   projectFindings?: Finding[];
+  /** Hover preparation, started once the user has paused (see prepareHovers). */
+  prepare?: ReturnType<typeof setTimeout>;
 }
 
 /** A patch, mail or mbox open in the editor: reviewed as a whole on every version. */
@@ -144,6 +146,8 @@ export function isPatchDocument(uri: string, languageId: string): boolean {
 
 /** After typing stops this long, the rules that analyse the whole index run too. */
 const PROJECT_RULES_DELAY_MS = 750;
+// A pause in typing this long starts the hover preparation (engine.prepareHovers).
+const PREPARE_HOVERS_IDLE_MS = 300;
 
 /** Registers every handler on `connection` and starts listening. */
 export function startServer(connection: Connection, serverOptions: ServerOptions = {}): void {
@@ -324,6 +328,8 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   function cancel(doc: OpenDoc): void {
     if (doc.timer) clearTimeout(doc.timer);
     doc.timer = undefined;
+    if (doc.prepare) clearTimeout(doc.prepare);
+    doc.prepare = undefined;
     if (doc.token) doc.token.isCancellationRequested = true;
     doc.token = undefined;
   }
@@ -368,6 +374,25 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
     const diagnostics = findingsToDiagnostics(mine, { docsBase, uriForPath });
     await connection.sendDiagnostics({ uri: doc.uri, version, diagnostics }).catch(() => undefined);
     if (phase === 'fast' && PROJECT_RULE_IDS.size && !doc.timer) schedule(doc, PROJECT_RULES_DELAY_MS, 'full');
+    // Once the user pauses, what hovers will need is worked out ahead, not on the first hover (a
+    // kernel C file's headers take a second or two to scan).
+    if (doc.prepare) clearTimeout(doc.prepare);
+    doc.prepare = setTimeout(() => prepareHovers(doc, version), PREPARE_HOVERS_IDLE_MS);
+  }
+
+  /**
+   * Runs the engine's hover preparation a step per turn of the event loop, while the document
+   * stays at `version`: an edit or a closed document stops it between two steps.
+   */
+  function prepareHovers(doc: OpenDoc, version: number, steps?: Generator<void, void>): void {
+    doc.prepare = undefined;
+    if (!engine || shuttingDown || open.get(doc.uri) !== doc || documents.get(doc.uri)?.version !== version) return;
+    try {
+      steps ??= engine.prepareHovers(doc.path);
+      if (!steps.next().done) setImmediate(() => prepareHovers(doc, version, steps));
+    } catch (err) {
+      logError(`preparing hovers on ${doc.path}`, err);
+    }
   }
 
   // --- patch documents ------------------------------------------------------------------------

@@ -97,6 +97,13 @@ export interface AnalysisService {
   layouts(path: string, types?: string[], arches?: AbiName[]): LayoutReport;
   hover(path: string, position: Position): HoverResult | null;
   /**
+   * Works out ahead what hovers on `path` need (its include closure, its flag facts, the layouts of
+   * the uapi types it names), for an editor to run when idle: each step of the generator is a
+   * bounded piece of work, so the caller can stop between steps when the user types or asks
+   * something. Hovers answer the same either way, only sooner.
+   */
+  prepareHovers(path: string): Generator<void, void>;
+  /**
    * The version of `path` to compare with (from git, a patch, or another file), or undefined to
    * stop comparing. While a base is set, check() also reports the abi-* findings of compare(),
    * and hovers on changed types show the old and new layouts side by side.

@@ -1,7 +1,7 @@
 // Hover: on a struct/union/typedef name or a member (declaration or use such as `p->member` or
 // `sizeof(struct x)`), its layout on every configured ABI, and a warning when the ABIs disagree.
 import type { Node, Tree } from 'web-tree-sitter';
-import { flagHoverAt, flagWordAt } from './analyses/flags/hover';
+import { flagHoverAt, flagWordAt, kernelFacts } from './analyses/flags/hover';
 import { lockAnalysisOf, locksHeldAt, where } from './analyses/locks';
 import type { Analyser, Unit } from './analyser';
 import { toTypeLayout } from './layout/compute';
@@ -42,6 +42,33 @@ export function hoverAt(a: Analyser, file: string, pos: Position): HoverResult |
   if (!found) return null;
   const parts = [found.target ? render(a, file, found.target) : null, ...found.extra].filter((x): x is string => !!x);
   return parts.length ? { contents: parts.join('\n\n---\n\n'), range: found.range } : null;
+}
+
+/**
+ * What hovers on `file` will need, worked out ahead (the editor calls this when it is idle): the
+ * files it includes, where its types are defined among them, its flag facts. The first member hover
+ * of a kernel C file otherwise scans a few hundred headers while the user waits.
+ */
+export function* prepareHoversOn(a: Analyser, file: string): Generator<void, void> {
+  a.includeClosure(file);
+  yield;
+  if (!a.isUapi(file)) {
+    a.withTree(file, (tree) => kernelFacts(a, file, tree));
+    yield;
+  }
+  // The uapi types the file names, laid out on every ABI (one unit per header and ABI, a step each).
+  const text = a.store.read(file)?.text ?? '';
+  const homes = new Set<string>();
+  for (const m of text.matchAll(/\b(struct|union)\s+([A-Za-z_]\w*)/g)) {
+    const home = homeOf(a, file, { tag: m[1] as 'struct' | 'union', name: m[2] });
+    if (home && 'file' in home) homes.add(home.file);
+  }
+  for (const home of homes) {
+    for (const abi of a.arches) {
+      a.unit(home, abi);
+      yield;
+    }
+  }
 }
 
 /** On a call: the callee's lock requirements and where they come from; in a body: the locks held there. */

@@ -82,9 +82,23 @@ export function uapiFacts(a: Analyser, file: string): FlagFacts {
   };
 }
 
+// The index of the last few trees hovered over: a hover after another on the same text reuses
+// it (building it reads the included headers' flags and walks the tree, ~10 ms on
+// vfio_pci_core.c). Headers may change on disk, so an entry serves for a few seconds only.
+const KERNEL_FACTS_MS = 5000;
+const recentKernelFacts = new WeakMap<Tree, { hash: string | undefined; at: number; facts: FlagFacts }>();
+
 /** The facts of a kernel C file, through the same index the kernel rules use. */
 export function kernelFacts(a: Analyser, file: string, tree: Tree): FlagFacts {
   const src = a.store.read(file);
+  const recent = recentKernelFacts.get(tree);
+  if (recent && recent.hash === src?.hash && Date.now() - recent.at < KERNEL_FACTS_MS) return recent.facts;
+  const index = buildKernelFacts(a, file, tree, src);
+  recentKernelFacts.set(tree, { hash: src?.hash, at: Date.now(), facts: index });
+  return index;
+}
+
+function buildKernelFacts(a: Analyser, file: string, tree: Tree, src: ReturnType<Analyser['store']['read']>): FlagFacts {
   const facts = src ? a.store.factsOf(src) : undefined;
   const ctx: RuleContext = {
     file, uapi: false, arches: a.arches, layouts: new Map(), models: new Map(), parseProblems: [], unitProblems: [], memo: new Map(),

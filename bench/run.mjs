@@ -58,6 +58,8 @@ function parseArgs(argv) {
     tree: true,
     treeDirs: undefined,
     treeRuns: 1,
+    // --only server,cli,...: just those rows (the others are reported as skipped).
+    only: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -83,6 +85,7 @@ function parseArgs(argv) {
       case '--no-tree': opts.tree = false; break;
       case '--tree-dirs': opts.treeDirs = val().split(',').map((d) => d.trim()).filter(Boolean); break;
       case '--tree-runs': opts.treeRuns = Math.max(1, int()); break;
+      case '--only': opts.only = new Set(val().split(',').map((x) => x.trim()).filter(Boolean)); break;
       case '-h': case '--help': usage(); break;
       default: usage(`unknown argument '${a}'`);
     }
@@ -94,7 +97,10 @@ function parseArgs(argv) {
 
 function usage(error) {
   const text = `usage: node bench/run.mjs [--install] [--kernel DIR] [--edits N] [--soak N] [--hovers N] [--runs N] [--file REL] [--out FILE]
-                         [--no-tree | --tree-dirs DIR,DIR... | --tree-runs N]
+                         [--no-tree | --tree-dirs DIR,DIR... | --tree-runs N] [--only ROW,ROW...]
+
+--only runs just the named rows: server, cli, abiDiff, locks, checkParse, layout, uapiCompare,
+cache, patch, treeScan.
 
 Peers it measures against, when installed (nothing is installed unless --install, which only
 extracts the kernel sources): Debian gcc-multilib (gcc -m32), dwarves (pahole), abigail-tools
@@ -609,29 +615,31 @@ async function main() {
   console.error(`bench: kernel tree ${kernel}`);
 
   console.error(`bench: language server on ${opts.file} (${opts.edits} edits, ${opts.hovers} hovers) ...`);
-  const server = await benchServer(kernel, opts);
+  const wanted = (row) => !opts.only || opts.only.has(row);
+  const skipped = { skipped: 'not in --only' };
+  const server = wanted('server') ? await benchServer(kernel, opts) : skipped;
   console.error(`bench: CLI check on ${opts.headers.join(', ')} (${opts.runs} runs each) ...`);
-  const cli = benchCli(kernel, opts);
+  const cli = wanted('cli') ? benchCli(kernel, opts) : [];
 
   const oldKernel = findOldKernel();
   console.error(oldKernel ? `bench: abi-diff 6.1 -> ${KERNEL_VERSION} on linux/vfio.h ...` : 'bench: no 6.1 tree (../shared/scripts/kernel-src 6.1): abi-diff skipped');
-  const abiDiff = oldKernel ? benchAbiDiff({ repo, oldKernel, newKernel: kernel, runs: opts.runs }) : { skipped: 'no 6.1 tree' };
+  const abiDiff = !wanted('abiDiff') ? skipped : oldKernel ? benchAbiDiff({ repo, oldKernel, newKernel: kernel, runs: opts.runs }) : { skipped: 'no 6.1 tree' };
 
   console.error('bench: lock analysis over the index, cold and after one edit ...');
-  const locks = benchLocks({ repo, kernel });
+  const locks = wanted('locks') ? benchLocks({ repo, kernel }) : skipped;
 
   console.error(`bench: parse-only floor vs check on the VFIO set (${opts.runs} runs) ...`);
-  const checkParse = benchCheckParse({ repo, kernel, runs: opts.runs });
+  const checkParse = !wanted('checkParse') ? skipped : benchCheckParse({ repo, kernel, runs: opts.runs });
   console.error(`bench: layout of linux/vfio.h vs gcc -g -c + pahole (${opts.runs} runs) ...`);
-  const layout = benchLayout({ repo, kernel, runs: opts.runs });
+  const layout = !wanted('layout') ? skipped : benchLayout({ repo, kernel, runs: opts.runs });
   console.error(oldKernel ? 'bench: whole-uapi 6.1 -> 6.12 vs the check-uapi pipeline ...' : 'bench: no 6.1 tree: whole-uapi comparison skipped');
-  const uapiCompare = oldKernel ? benchUapiCompare({ repo, oldKernel, newKernel: kernel, runs: 1 }) : { skipped: 'no 6.1 tree' };
+  const uapiCompare = !wanted('uapiCompare') ? skipped : oldKernel ? benchUapiCompare({ repo, oldKernel, newKernel: kernel, runs: 1 }) : { skipped: 'no 6.1 tree' };
   console.error(`bench: findings cache, cold vs warm (${opts.runs} runs) ...`);
-  const cache = benchCache({ repo, kernel, runs: opts.runs });
+  const cache = !wanted('cache') ? skipped : benchCache({ repo, kernel, runs: opts.runs });
   console.error(`bench: patch review of a ten-patch series vs checkpatch.pl (${opts.runs} runs) ...`);
-  const patch = benchPatch({ repo, kernel, runs: opts.runs });
+  const patch = !wanted('patch') ? skipped : benchPatch({ repo, kernel, runs: opts.runs });
   console.error(opts.tree ? 'bench: whole-tree check --jobs 1 vs --jobs 2 (long) ...' : 'bench: whole-tree scan skipped (--no-tree)');
-  const treeScan = opts.tree ? benchTreeScan({ repo, kernel, runs: opts.treeRuns, ...(opts.treeDirs ? { dirs: opts.treeDirs } : {}) }) : { skipped: '--no-tree' };
+  const treeScan = !wanted('treeScan') ? skipped : opts.tree ? benchTreeScan({ repo, kernel, runs: opts.treeRuns, ...(opts.treeDirs ? { dirs: opts.treeDirs } : {}) }) : { skipped: '--no-tree' };
 
   const results = {
     date: new Date().toISOString(),

@@ -30,4 +30,5 @@ export function codeCacheFolder(args: string[], env: NodeJS.ProcessEnv = process
 const args = process.argv.slice(2);
 const short = SHORT_COMMANDS.has(args[0]);
 if (short) v8.setFlagsFromString('--liftoff-only');
-runBundle(path.join(__dirname, 'cli.js'), module, codeCacheFolder(args), short ? 'liftoff-only' : 'default');
+const run = runBundle(path.join(__dirname, 'cli.js'), module, codeCacheFolder(args), short ? 'liftoff-only' : 'default');
+if (process.env.VFIO_REVIEW_CACHE_STATS && run.entry) process.stderr.write(`vfio-review: code cache ${run.outcome}: ${run.entry}\n`);

@@ -105,26 +105,46 @@ export function splitArgs(inner: string): string[] {
   return out;
 }
 
-function blankRange(chars: Uint16Array, start: number, end: number): void {
-  for (let i = start; i < end; i++) if (chars[i] !== NL && chars[i] !== CR) chars[i] = SPACE;
+/** Blanks [start, end) of `text` but its line ends. */
+function blanked(text: string, start: number, end: number): string {
+  const part = text.slice(start, end);
+  return /[\r\n]/.test(part) ? part.replace(/[^\r\n]/g, ' ') : ' '.repeat(end - start);
 }
 
-const NL = 10;
-const CR = 13;
-const SPACE = 32;
+/** `word` over the `length` characters of a name, padded with spaces. */
+const padded = (word: string, length: number) => word + ' '.repeat(length - word.length);
 
-/** The text as UTF-16 codes, to change in place: a copy made on the first change only. */
-function codesOf(text: string): Uint16Array {
-  const out = new Uint16Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return out;
-}
+/**
+ * The changes of one blanking, each a same-length replacement: the result is spliced from the
+ * unchanged stretches and the replacements (copying the text through a code array cost more than
+ * the whole scan). Changes come mostly in order; ones inside a macro's arguments may not.
+ */
+class Replacements {
+  private starts: number[] = [];
+  private texts: string[] = [];
 
-function textOf(codes: Uint16Array): string {
-  // Chunks: String.fromCharCode takes its codes as arguments.
-  const parts: string[] = [];
-  for (let i = 0; i < codes.length; i += 8192) parts.push(String.fromCharCode.apply(null, codes.subarray(i, i + 8192) as unknown as number[]));
-  return parts.join('');
+  set(start: number, text: string): void {
+    this.starts.push(start);
+    this.texts.push(text);
+  }
+
+  apply(text: string): string {
+    if (!this.starts.length) return text;
+    const order = this.starts.map((_, k) => k);
+    if (this.starts.some((v, k) => k > 0 && v < this.starts[k - 1])) order.sort((a, b) => this.starts[a] - this.starts[b]);
+    const parts: string[] = [];
+    let at = 0;
+    for (const k of order) {
+      const start = this.starts[k];
+      const end = start + this.texts[k].length;
+      // Changes never overlap today; should one ever, the later one in the text wins from where it starts.
+      if (start < at) parts.push(this.texts[k].slice(at - start));
+      else parts.push(text.slice(at, start), this.texts[k]);
+      at = Math.max(at, end);
+    }
+    parts.push(text.slice(at));
+    return parts.join('');
+  }
 }
 
 /** The last significant character before `i` (comments skipped), and the word it ends, if any. */
@@ -168,7 +188,7 @@ function skipSpaceAndComments(text: string, i: number): number {
 export function blankKernelC(text: string): BlankResult {
   const annotations: BlankedAnnotation[] = [];
   const statementMacros: StatementMacro[] = [];
-  let chars: Uint16Array | undefined;
+  const out = new Replacements();
   const n = text.length;
   let lineStartsDirective = false;
   let atLineStart = true;
@@ -205,10 +225,7 @@ export function blankKernelC(text: string): BlankResult {
     if (c !== 32 && c !== 9 && c !== 13) atLineStart = false;
     // GNU case ranges `case 1 ... 3:` become `case 1  |  3:`: still a case label, same length.
     if (c === 46 /* . */ && text.startsWith('...', i) && /\bcase\b[^:;{}]*$/.test(text.slice(Math.max(0, text.lastIndexOf('\n', i) + 1), i))) {
-      chars ??= codesOf(text);
-      chars[i] = SPACE;
-      chars[i + 1] = 124 /* | */;
-      chars[i + 2] = SPACE;
+      out.set(i, ' | ');
       i += 2;
       continue;
     }
@@ -222,8 +239,7 @@ export function blankKernelC(text: string): BlankResult {
       const open = skipSpaceAndComments(text, j);
       const close = text[open] === '(' ? matchParen(text, open) : -1;
       if (close > 0) {
-        chars ??= codesOf(text);
-        blankRange(chars, i, close + 1);
+        out.set(i, blanked(text, i, close + 1));
         annotations.push({ name: '__attribute__', args: splitArgs(text.slice(open + 1, close).replace(/^\(|\)$/g, '')), start: i, end: close + 1 });
         i = close;
         continue;
@@ -237,9 +253,7 @@ export function blankKernelC(text: string): BlankResult {
         const re = /([(,]\s*)(struct|union|enum)(\s+[A-Za-z_]\w*\s*[,)])/g;
         const inner = text.slice(open, close + 1);
         for (let m = re.exec(inner); m; m = re.exec(inner)) {
-          chars ??= codesOf(text);
-          const at = open + m.index + m[1].length;
-          for (let k = at; k < at + m[2].length; k++) chars[k] = SPACE;
+          out.set(open + m.index + m[1].length, ' '.repeat(m[2].length));
           re.lastIndex = m.index + m[1].length + m[2].length;
         }
       }
@@ -252,16 +266,14 @@ export function blankKernelC(text: string): BlankResult {
       continue;
     }
     if (bare.has(word)) {
-      chars ??= codesOf(text);
-      blankRange(chars, i, j);
+      out.set(i, ' '.repeat(j - i));
       annotations.push({ name: word, args: [], start: i, end: j });
       i = j - 1;
       continue;
     }
     const rewrite = rewrites.get(word);
     if (rewrite !== undefined) {
-      chars ??= codesOf(text);
-      for (let k = i; k < j; k++) chars[k] = k - i < rewrite.length ? rewrite.charCodeAt(k - i) : SPACE;
+      out.set(i, padded(rewrite.slice(0, j - i), j - i));
       i = j - 1;
       continue;
     }
@@ -270,8 +282,7 @@ export function blankKernelC(text: string): BlankResult {
       if (text[open] === '(') {
         const close = matchParen(text, open);
         if (close > 0) {
-          chars ??= codesOf(text);
-          blankRange(chars, i, close + 1);
+          out.set(i, blanked(text, i, close + 1));
           annotations.push({ name: word, args: splitArgs(text.slice(open + 1, close)), start: i, end: close + 1 });
           i = close;
           continue;
@@ -296,8 +307,7 @@ export function blankKernelC(text: string): BlankResult {
             if (after < n && (text[after] === '{' || identStart.test(text[after]))) {
               const keyword = kind === 'loop' ? 'while' : 'if';
               if (keyword.length <= j - i) {
-                chars ??= codesOf(text);
-                for (let k = i; k < j; k++) chars[k] = k - i < keyword.length ? keyword.charCodeAt(k - i) : SPACE;
+                out.set(i, padded(keyword, j - i));
                 statementMacros.push({ name: word, kind, args: splitArgs(text.slice(open + 1, close)), start: i, end: close + 1 });
               }
             }
@@ -307,5 +317,5 @@ export function blankKernelC(text: string): BlankResult {
     }
     i = j - 1;
   }
-  return { text: chars ? textOf(chars) : text, annotations, statementMacros };
+  return { text: out.apply(text), annotations, statementMacros };
 }

@@ -27,9 +27,45 @@ const programCache = new Map<string, { key: string; program: Program; result: An
  * The C files (`.c`, `.h`) of the index under `root`: each glob is walked from its static prefix
  * (`drivers/vfio` for `drivers/vfio/**`; only that folder for `include/linux/vfio*.h`) and matched
  * with picomatch, like the other globs of the engine. Sorted, without duplicates.
+ *
+ * Every rule of every checked file asks for this list: a listing is kept with the modification
+ * times of the folders it read and reused while they are unchanged (adding, removing or renaming
+ * an entry changes its folder's time). Listings that met a link, or a folder changed in the last
+ * seconds (a change within the same clock tick would not show), are not kept.
  */
 export function indexFiles(root: string, globs: string[] = DEFAULT_LOCK_INDEX): string[] {
+  const key = `${root}\0${globs.join('\0')}`;
+  const kept = listings.get(key);
+  if (kept && kept.folders.every(([dir, mtime]) => folderTime(dir) === mtime)) return [...kept.files];
+  const listing = listIndex(root, globs);
+  if (listing.folders) {
+    if (listings.size > 20) listings.clear();
+    listings.set(key, { files: listing.files, folders: listing.folders });
+  } else listings.delete(key);
+  return [...listing.files];
+}
+
+const listings = new Map<string, { files: string[]; folders: [string, number][] }>();
+/** A folder must be older than this for a listing of it to be kept. */
+const SETTLED_MS = 3000;
+
+/** The folder's modification time, or -1 when it is missing or not a folder. */
+function folderTime(dir: string): number {
+  const st = statSync(dir, { throwIfNoEntry: false });
+  return st?.isDirectory() ? st.mtimeMs : -1;
+}
+
+/** The listing, with the times of the folders it depends on (none when it cannot be kept). */
+function listIndex(root: string, globs: string[]): { files: string[]; folders?: [string, number][] } {
   const out = new Set<string>();
+  let folders: [string, number][] | undefined = [];
+  const now = Date.now();
+  // Read before the folder is listed: a change after that shows as a newer time next time.
+  const note = (dir: string) => {
+    const mtime = folderTime(dir);
+    if (mtime >= 0 && now - mtime < SETTLED_MS) folders = undefined;
+    folders?.push([dir, mtime]);
+  };
   // Links are followed only while they stay in the tree: a stranger's tree may link elsewhere.
   const inTree = (p: string): boolean => realInside(p, [root], true);
   for (const glob of globs) {
@@ -38,6 +74,8 @@ export function indexFiles(root: string, globs: string[] = DEFAULT_LOCK_INDEX): 
     const { base, glob: rest, isGlob } = picomatch.scan(g);
     const match = globMatcher(g);
     const start = path.join(root, base);
+    // The start's parent: the start replaced by a link, or created, changes it.
+    note(path.dirname(start));
     if (!isGlob) {
       // A plain path: a file, or a folder taken whole.
       let st;
@@ -55,7 +93,8 @@ export function indexFiles(root: string, globs: string[] = DEFAULT_LOCK_INDEX): 
     // Only `**` (or a `/` in the pattern part) needs sub-folders.
     const deep = !isGlob || rest.includes('**') || rest.includes('/');
     const plainFolder = !isGlob;
-    const walk = (dir: string, depth: number) => {
+    const walk = (dir: string, rel: string, depth: number) => {
+      note(dir);
       let entries: Dirent[];
       try {
         entries = readdirSync(dir, { withFileTypes: true });
@@ -65,10 +104,13 @@ export function indexFiles(root: string, globs: string[] = DEFAULT_LOCK_INDEX): 
       for (const entry of entries) {
         const e = entry.name;
         const p = path.join(dir, e);
+        const relP = rel ? `${rel}/${e}` : e;
         // The entry's type comes with the listing; only links (followed, as before) need a stat.
         // Stating every entry of the index cost a CI run over drivers/vfio over a second.
         let st: { isDirectory(): boolean; isFile(): boolean } = entry;
         if (entry.isSymbolicLink() || (!entry.isFile() && !entry.isDirectory())) {
+          // What a link points to can change without its folder's time changing.
+          folders = undefined;
           if (!inTree(p)) continue;
           try {
             st = statSync(p);
@@ -77,16 +119,16 @@ export function indexFiles(root: string, globs: string[] = DEFAULT_LOCK_INDEX): 
           }
         }
         if (st.isDirectory()) {
-          if (deep && depth < 8) walk(p, depth + 1);
+          if (deep && depth < 8) walk(p, relP, depth + 1);
         } else if (st.isFile() && /\.[ch]$/.test(e)) {
-          const rel = path.relative(root, p).split(path.sep).join('/');
-          if (plainFolder || match(rel)) out.add(p);
+          if (plainFolder || match(relP)) out.add(p);
         }
       }
     };
-    if (inTree(start)) walk(start, 0);
+    if (inTree(start)) walk(start, path.relative(root, start).split(path.sep).join('/'), 0);
+    else note(start);
   }
-  return [...out].sort();
+  return { files: [...out].sort(), folders };
 }
 
 /**
@@ -96,11 +138,16 @@ export function indexFiles(root: string, globs: string[] = DEFAULT_LOCK_INDEX): 
  * editor's unsaved buffer or a patch applied in memory would fill it with one-off versions.
  */
 function fileIR(store: SourceStore, file: string, current?: { tree: Tree; blank: RuleContext['source']['blank']; hash: string }, disk?: LockIRCache): FileIR | undefined {
+  return hashedIR(store, file, current, disk)?.ir;
+}
+
+/** fileIR with the content hash it is of. */
+function hashedIR(store: SourceStore, file: string, current?: { tree: Tree; blank: RuleContext['source']['blank']; hash: string }, disk?: LockIRCache): { hash: string; ir: FileIR } | undefined {
   const src = current ? undefined : store.read(file);
   const hash = current?.hash ?? src?.hash;
   if (!hash) return undefined;
   const cached = fileCache.get(file);
-  if (cached?.hash === hash) return cached.ir;
+  if (cached?.hash === hash) return cached;
   let ir = disk?.read(file, hash);
   if (!ir) {
     if (current) ir = extractFile(file, current.tree, current.blank);
@@ -116,8 +163,9 @@ function fileIR(store: SourceStore, file: string, current?: { tree: Tree; blank:
     if (disk && !store.isOpen(file)) disk.write(file, hash, ir);
   }
   if (fileCache.size > 5000) fileCache.clear();
-  fileCache.set(file, { hash, ir });
-  return ir;
+  const entry = { hash, ir };
+  fileCache.set(file, entry);
+  return entry;
 }
 
 /** The analysed program for a rule's file: cached while no file of the index changes. */
@@ -171,11 +219,10 @@ function programOf(store: SourceStore, slot: string, files: string[], checked: s
   const irs: FileIR[] = [];
   const parts: string[] = [];
   for (const f of files) {
-    const mine = f === checked ? current : undefined;
-    const ir = fileIR(store, f, mine, disk);
-    if (!ir) continue;
-    irs.push(ir);
-    parts.push(`${f}:${mine?.hash ?? store.read(f)?.hash}`);
+    const read = hashedIR(store, f, f === checked ? current : undefined, disk);
+    if (!read) continue;
+    irs.push(read.ir);
+    parts.push(`${f}:${read.hash}`);
   }
   const key = parts.join('\n');
   const cached = programCache.get(slot);

@@ -309,7 +309,7 @@ async function benchServer(kernel, opts) {
   const lines = text.split('\n');
   const settings = { root: kernel, debounceMs: 0 };
 
-  const child = spawn(process.execPath, [serverJs, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], cwd: repo });
+  const child = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), serverJs, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], cwd: repo });
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr += d;
@@ -549,9 +549,11 @@ function fmt(x, unit = 'ms') {
   return x === null || x === undefined ? '-' : `${x} ${unit}`;
 }
 
-function printTable(results) {
+function printTable(all) {
+  // Rows left out with --only print nothing.
+  const results = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v?.skipped === 'not in --only' ? undefined : v]));
   const rows = [];
-  const s = results.server;
+  const s = results.server ?? {};
   if (s.error) rows.push(['server', 'error', s.error]);
   if (s.coldFirstDiagnosticsMs !== undefined) rows.push(['server', 'didOpen -> first diagnostics (cold)', `${fmt(s.coldFirstDiagnosticsMs)} (${s.diagnosticsOnOpen} diagnostics)`]);
   if (s.edits) rows.push(['server', `didChange -> diagnostics, ${s.edits.n} edits`, `p50 ${fmt(s.edits.p50)}  p95 ${fmt(s.edits.p95)}  p99 ${fmt(s.edits.p99)}  max ${fmt(s.edits.max)}`]);
@@ -597,7 +599,7 @@ function printTable(results) {
   }
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
-  console.log(`\nvfio-review bench — ${results.kernel.version} at ${results.kernel.root}, file ${results.server.file}`);
+  console.log(`\nvfio-review bench — ${results.kernel.version} at ${results.kernel.root}${s.file ? `, file ${s.file}` : ""}`);
   console.log(`node ${results.machine.node}, ${results.machine.cpus} x ${results.machine.cpuModel}, commit ${results.commit ?? '?'}\n`);
   for (const r of rows) console.log(`${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`);
   console.log(`\nwritten: ${path.relative(process.cwd(), results.out) || results.out}`);

@@ -2,7 +2,7 @@
 import type { AggregateDecl, FileModel, ParseProblem } from '../model/decls';
 import type { LayoutEngine } from '../layout/compute';
 import type { AbiName, Finding, Range, RelatedLocation, SeveritySetting, TypeLayout } from '../types';
-import type { UnitProblem } from '../preprocess/unit';
+import type { UnitProblem, UnitResult } from '../preprocess/unit';
 import type { Tree } from 'web-tree-sitter';
 import type { BlankResult } from '../parse/blank';
 import type { Directive } from '../preprocess/directives';
@@ -25,7 +25,15 @@ export interface RuleContext {
   /** The file as the editor has it: text, its tree (all branches; valid only while rules run), what blanking recorded. */
   source: { text: string; tree: Tree; blank: BlankResult; directives: Directive[] };
   /** For rules that need other files (indexes of callers, contracts): reads go through the store. */
-  project: { store: SourceStore; root?: string; options: EngineOptions };
+  project: {
+    store: SourceStore; root?: string; options: EngineOptions;
+    /**
+     * A uapi header of this root preprocessed for `abi` as userspace sees it, with its files'
+     * models: the engine's own unit, cached and shared with its layouts (flag models read it
+     * instead of parsing the header's include closure again). Absent outside the engine's checks.
+     */
+    uapiUnit?: (file: string, abi: AbiName) => { result: UnitResult; models: FileModel[] } | undefined;
+  };
   /** Work shared by the rules of one check (an index several rules read), computed once. */
   memo: Map<string, unknown>;
 }

@@ -459,7 +459,11 @@ export class Analyser implements AnalysisService {
     const ctx: RuleContext = {
       file, uapi, arches: [...this.arches], layouts: new Map(), models: new Map(), parseProblems, unitProblems: [],
       source: { text, tree, blank: facts.blank, directives: facts.directives },
-      project: { store: this.store, root: this.rootFor(file), options: this.options },
+      project: {
+        store: this.store, root: this.rootFor(file), options: this.options,
+        // Flag models of the uapi headers a C file includes come from these units, shared with their layouts.
+        uapiUnit: (header, abi) => (this.isUapi(header) && this.rootFor(header) === this.rootFor(file) ? this.unit(header, abi) : undefined),
+      },
       memo: new Map(),
     };
     if (uapi) {

@@ -104,7 +104,11 @@ function buildKernelFacts(a: Analyser, file: string, tree: Tree, src: ReturnType
     file, uapi: false, arches: a.arches, layouts: new Map(), models: new Map(), parseProblems: [], unitProblems: [], memo: new Map(),
     source: { text: src?.text ?? '', tree, blank: facts?.blank ?? { text: '', annotations: [], statementMacros: [] }, directives: facts?.directives ?? [] },
     // The index reads includePaths and readProjectConfig from the options.
-    project: { store: a.store, root: a.rootFor(file), options: engineOptions(a) },
+    project: {
+      store: a.store, root: a.rootFor(file), options: engineOptions(a),
+      // The engine's units of the headers, as the rules' context has them.
+      uapiUnit: (header, abi) => (a.isUapi(header) && a.rootFor(header) === a.rootFor(file) ? a.unit(header, abi) : undefined),
+    },
   };
   return kernelFlagIndex(ctx);
 }

@@ -45,17 +45,13 @@ function headerModel(file: string, ctx: RuleContext): { model: FlagModel; evalua
   const key = `${src.hash}\0${JSON.stringify(config ?? null)}`;
   const hit = headerCache.get(file);
   if (hit && hit.key === key) return hit;
-  const abi = ABIS[ctx.arches[0] ?? 'x86_64'];
-  const result = preprocessUnit(file, { store, include: { root: ctx.project.root, abi, uapi: true, extra: ctx.project.options.includePaths ?? [] }, predefined: { ...abi.predefined } });
-  const models = result.files.map((f) => {
-    const tree = parseText(f.text);
-    try {
-      const s = store.read(f.path);
-      return extractModel(f.path, tree, s && s.hash === f.sourceHash ? store.factsOf(s).blank.annotations : [], f);
-    } finally {
-      tree.delete();
-    }
-  });
+  const abiName = ctx.arches[0] ?? 'x86_64';
+  const abi = ABIS[abiName];
+  // The engine's unit is the same preprocessing and the same models (tested equal in
+  // test/flags-unit-share.test.mjs); its models are cached by text, so the headers that every
+  // uapi header includes are parsed once, not once per header.
+  const shared = ctx.project.uapiUnit?.(file, abiName);
+  const { result, models } = shared ?? ownUnit(file, ctx, abi);
   const main = models[0];
   if (!main) return undefined;
   const engine = new LayoutEngine(abi, new Scope([...models.slice(1), main], result.macros));
@@ -66,6 +62,22 @@ function headerModel(file: string, ctx: RuleContext): { model: FlagModel; evalua
   if (headerCache.size > 200) headerCache.clear();
   headerCache.set(file, entry);
   return entry;
+}
+
+/** The header preprocessed and parsed here, outside the engine's units (flagModelOf, hovers). */
+function ownUnit(file: string, ctx: RuleContext, abi: (typeof ABIS)[keyof typeof ABIS]) {
+  const store = ctx.project.store;
+  const result = preprocessUnit(file, { store, include: { root: ctx.project.root, abi, uapi: true, extra: ctx.project.options.includePaths ?? [] }, predefined: { ...abi.predefined } });
+  const models = result.files.map((f) => {
+    const tree = parseText(f.text);
+    try {
+      const s = store.read(f.path);
+      return extractModel(f.path, tree, s && s.hash === f.sourceHash ? store.factsOf(s).blank.annotations : [], f);
+    } finally {
+      tree.delete();
+    }
+  });
+  return { result, models };
 }
 
 /** uapi headers a C file reaches: <linux/x.h> and <uapi/linux/x.h> map to include/uapi/linux/x.h, one level through local headers. */

@@ -2,6 +2,7 @@
 // defined and undefined in order, `#if` branches evaluated, includes followed. The output is,
 // per file, the text with inactive lines blanked (positions kept), ready to parse; macro bodies
 // are not expanded into the code (the model resolves macros used as types or array lengths).
+import path from 'node:path';
 import type { Abi } from '../layout/abi';
 import { resolveInclude, type IncludeContext, type SourceStore } from '../workspace';
 import type { Directive } from './directives';
@@ -69,6 +70,17 @@ export function preprocessUnit(mainPath: string, opts: UnitOptions): UnitResult 
   const packStack: number[] = [];
   let pack = 0;
   const packsByFile = new Map<string, { line: number; value: number }[]>();
+
+  // The same #include from the same folder resolves the same way within one unit (a uapi header's
+  // closure includes linux/types.h from a dozen files); each resolution stats and realpaths.
+  const resolved = new Map<string, string | undefined>();
+  const resolveOnce = (from: string, includePath: string, angled: boolean): string | undefined => {
+    const key = `${angled ? '<' : '"'}${path.dirname(from)}\0${includePath}`;
+    if (resolved.has(key)) return resolved.get(key);
+    const target = resolveInclude(from, includePath, angled, opts.include, opts.store);
+    resolved.set(key, target);
+    return target;
+  };
 
   const processFile = (file: string, depth: number): void => {
     if (stack.includes(file)) return; // include cycle: the guard macro would stop a real compiler too
@@ -158,7 +170,7 @@ export function preprocessUnit(mainPath: string, opts: UnitOptions): UnitResult 
           break;
         case 'include':
           if (active && d.includePath) {
-            const target = resolveInclude(file, d.includePath, !!d.angled, opts.include, opts.store);
+            const target = resolveOnce(file, d.includePath, !!d.angled);
             if (target) processFile(target, depth + 1);
             else if (depth === 0) result.problems.push({ file, line: d.line, message: `include not found: ${d.includePath}` });
           }
@@ -214,12 +226,33 @@ function markDirective(lines: number[], d: Directive): void {
   for (let l = d.line; l <= d.endLine; l++) lines.push(l);
 }
 
-/** Replaces the given lines (inclusive ranges and single lines) with spaces, newlines kept. */
-function blankLinesOf(text: string, ranges: [number, number][], single: number[]): string {
+/**
+ * Replaces the given lines (inclusive ranges and single lines) with spaces, newlines and carriage
+ * returns kept. Slices between the blanked lines are copied whole (splitting every file into lines
+ * and running a regex per line was a tenth of a whole-uapi run's preprocessing).
+ */
+export function blankLinesOf(text: string, ranges: [number, number][], single: number[]): string {
   if (ranges.length === 0 && single.length === 0) return text;
   const blank = new Set<number>(single);
   for (const [a, b] of ranges) for (let l = a; l <= b; l++) blank.add(l);
-  const lines = text.split('\n');
-  for (const l of blank) if (l < lines.length) lines[l] = lines[l].replace(/[^\r]/g, ' ');
-  return lines.join('\n');
+  const lines = [...blank].sort((a, b) => a - b);
+  const parts: string[] = [];
+  let copied = 0;
+  let line = 0;
+  let at = 0; // start of `line`
+  for (const target of lines) {
+    while (line < target) {
+      const nl = text.indexOf('\n', at);
+      if (nl < 0) return parts.join('') + text.slice(copied);
+      at = nl + 1;
+      line++;
+    }
+    const nl = text.indexOf('\n', at);
+    const end = nl < 0 ? text.length : nl;
+    parts.push(text.slice(copied, at));
+    const content = text.slice(at, end);
+    parts.push(content.includes('\r') ? content.replace(/[^\r]/g, ' ') : ' '.repeat(content.length));
+    copied = end;
+  }
+  return parts.join('') + text.slice(copied);
 }

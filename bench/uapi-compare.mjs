@@ -129,6 +129,6 @@ export function benchUapiCompare({ repo, oldKernel, newKernel, runs = 1, limit =
   } catch (e) {
     return { error: e instanceof Error ? e.message : String(e) };
   } finally {
-    if (!process.env.H2_KEEP) rmSync(work, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
   }
 }

@@ -68,8 +68,10 @@ export function benchUapiCompare({ repo, oldKernel, newKernel, runs = 1, limit =
     // The peer compares a header present in both trees; a new header has nothing to compare.
     const inBoth = headers.filter((f) => existsSync(path.join(oldKernel, f)));
 
-    const ours = () => {
-      const r = runTimed(process.execPath, [path.join(repo, 'dist/vfio-review.js'), 'check', '--base', 'v6.1', ...headers, '--arch', 'x86_64,i386', '--no-cache', '--fail-on', 'never', '--format', 'json'], { cwd: tree });
+    // With the CLI's --jobs default (the number of cores), and with --jobs 1 beside it: each worker
+    // repeats the parsing of the shared includes, so on headers one thread may be the faster.
+    const ours = (jobsArgs = []) => {
+      const r = runTimed(process.execPath, [path.join(repo, 'dist/vfio-review.js'), 'check', '--base', 'v6.1', ...headers, '--arch', 'x86_64,i386', '--no-cache', '--fail-on', 'never', '--format', 'json', ...jobsArgs], { cwd: tree });
       if (r.status !== 0) throw new Error(`check --base: exit ${r.status}: ${r.stderr.trim().split('\n').pop()}`);
       const findings = JSON.parse(r.stdout).findings;
       return { ms: r.ms, peakMiB: r.peakMiB, abiFindings: findings.filter((f) => f.rule.startsWith('abi-')).length, findings: findings.length };
@@ -97,8 +99,10 @@ export function benchUapiCompare({ repo, oldKernel, newKernel, runs = 1, limit =
     const oursRuns = [];
     const theirsMs = [];
     let failedJobs;
+    const oneJobMs = [];
     for (let i = 0; i < runs; i++) {
       oursRuns.push(ours());
+      oneJobMs.push(ours(['--jobs', '1']).ms);
       if (peer) {
         const p = theirs();
         theirsMs.push(p.ms);
@@ -108,7 +112,7 @@ export function benchUapiCompare({ repo, oldKernel, newKernel, runs = 1, limit =
     const oursMs = median(oursRuns.map((r) => r.ms));
     const result = {
       scope, headers: headers.length, changedHeaders: headers.filter((f) => changed.has(f)).length, runs, jobs,
-      vfioReviewMs: round(oursMs), vfioReviewPeakMiB: oursRuns[0].peakMiB, abiFindings: oursRuns[0].abiFindings, findings: oursRuns[0].findings,
+      vfioReviewMs: round(oursMs), vfioReviewJobs1Ms: round(median(oneJobMs)), vfioReviewPeakMiB: oursRuns[0].peakMiB, abiFindings: oursRuns[0].abiFindings, findings: oursRuns[0].findings,
     };
     if (peer) {
       const sampleMs = median(theirsMs);
@@ -120,6 +124,7 @@ export function benchUapiCompare({ repo, oldKernel, newKernel, runs = 1, limit =
         peerSampleMs: round(sampleMs),
         gccAbidiffMs: round(wholeMs),
         ratio: round(wholeMs / oursMs, 2),
+        ratioJobs1: round(wholeMs / median(oneJobMs), 2),
         ratioWithQuotedHeadersInstall: round((wholeMs + 2 * QUOTED_HEADERS_INSTALL_MS) / oursMs, 2),
         failedPeerJobs: failedJobs,
         headersInstall: `not timed (quoted: ${QUOTED_HEADERS_INSTALL_MS / 1000} s per tree); ratio is a lower bound`,

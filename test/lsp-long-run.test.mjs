@@ -117,6 +117,16 @@ test(`long run: ${EDITS} edits and ${CYCLES} open/close cycles; RSS within ${RSS
   const final = await client.waitForDiagnostics(uri, (p) => p.version === version, 60_000);
   const editSeconds = (performance.now() - started) / 1000;
 
+  // The user pauses: the garbage the edits left is collected (idle-gc.ts, 2 s after the last
+  // check), once; a second pause with no edits in between collects nothing more.
+  const beforePause = await client.request('vfioReview/stats', null);
+  await new Promise((r) => setTimeout(r, 3500));
+  const afterPause = await client.request('vfioReview/stats', null);
+  assert.equal(afterPause.idleCollections, beforePause.idleCollections + 1, `a collection in the pause: ${JSON.stringify([beforePause, afterPause])}`);
+  assert.ok(afterPause.heapUsedMiB < beforePause.heapUsedMiB, `the heap in use shrank: ${beforePause.heapUsedMiB} -> ${afterPause.heapUsedMiB} MiB`);
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal((await client.request('vfioReview/stats', null)).idleCollections, afterPause.idleCollections, 'nothing to collect in a second pause');
+
   // Open/close cycles of other files: a header and a kernel C file, alternately.
   const others = [path.join(root, 'include/uapi/linux/cycle.h'), path.join(root, 'drivers/vfio/cycle.c')];
   const otherText = [readFileSync(path.join(SEEDS_DIR, 'fuzz_uapi.h'), 'utf8'), readFileSync(path.join(SEEDS_DIR, 'fuzz_core.c'), 'utf8')];

@@ -36,6 +36,7 @@ import {
 import type { LayoutReport, Position } from './engine/types';
 import { PatchDocuments, isPatchPath } from './patch-documents';
 import { liveTreeCount } from './engine/parse/parser';
+import { createIdleCollector } from './idle-gc';
 
 export const STATUS_NOTIFICATION = 'vfioReview/status';
 
@@ -146,11 +147,16 @@ export function isPatchDocument(uri: string, languageId: string): boolean {
 
 /** After typing stops this long, the rules that analyse the whole index run too. */
 const PROJECT_RULES_DELAY_MS = 750;
+// A pause in typing this long, after the heap has grown at least this much, collects garbage (idle-gc.ts).
+const IDLE_GC_MS = 2000;
+const IDLE_GC_GROWTH_BYTES = 8 * 2 ** 20;
 // A pause in typing this long starts the hover preparation (engine.prepareHovers).
 const PREPARE_HOVERS_IDLE_MS = 300;
 
 /** Registers every handler on `connection` and starts listening. */
 export function startServer(connection: Connection, serverOptions: ServerOptions = {}): void {
+  // Edits leave garbage V8 would rather grow the heap for: collected once the user pauses.
+  const idleCollector = createIdleCollector({ idleMs: IDLE_GC_MS, minGrowthBytes: IDLE_GC_GROWTH_BYTES });
   const log = connection.console;
   const docsBase = serverOptions.docsBase ?? defaultDocsBase();
   const makeEngine = serverOptions.createEngine ?? createEngine;
@@ -257,6 +263,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   }
 
   function onEdited(updated: TextDocument, changes: TextDocumentContentChangeEvent[]): void {
+    idleCollector.touch();
     const patch = openPatches.get(updated.uri);
     if (patch && !shuttingDown) schedulePatch(patch);
     const doc = open.get(updated.uri);
@@ -280,6 +287,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   }
 
   documents.onDidOpen(({ document }) => {
+    idleCollector.touch();
     if (shuttingDown) return;
     if (isPatchDocument(document.uri, document.languageId)) {
       const previous = openPatches.get(document.uri);
@@ -374,6 +382,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
     const diagnostics = findingsToDiagnostics(mine, { docsBase, uriForPath });
     await connection.sendDiagnostics({ uri: doc.uri, version, diagnostics }).catch(() => undefined);
     if (phase === 'fast' && PROJECT_RULE_IDS.size && !doc.timer) schedule(doc, PROJECT_RULES_DELAY_MS, 'full');
+    idleCollector.touch();
     // Once the user pauses, what hovers will need is worked out ahead, not on the first hover (a
     // kernel C file's headers take a second or two to scan).
     if (doc.prepare) clearTimeout(doc.prepare);
@@ -707,7 +716,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
 
   connection.onRequest(STATS_REQUEST, () => {
     const memory = process.memoryUsage();
-    return { liveTrees: liveTreeCount(), openDocuments: open.size, openPatches: openPatches.size, rssMiB: Math.round(memory.rss / 2 ** 20), heapUsedMiB: Math.round(memory.heapUsed / 2 ** 20) };
+    return { liveTrees: liveTreeCount(), openDocuments: open.size, openPatches: openPatches.size, rssMiB: Math.round(memory.rss / 2 ** 20), heapUsedMiB: Math.round(memory.heapUsed / 2 ** 20), idleCollections: idleCollector.collections };
   });
 
   connection.onRequest(DRAFT_REPLY_REQUEST, (params: { uri?: unknown; line?: unknown }) =>
@@ -781,6 +790,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
 
   connection.onShutdown(() => {
     shuttingDown = true;
+    idleCollector.dispose();
     for (const doc of open.values()) cancel(doc);
     for (const patch of openPatches.values()) cancelPatch(patch);
     if (engine) {

@@ -154,10 +154,12 @@ function hashedIR(store: SourceStore, file: string, current?: { tree: Tree; blan
     else {
       const facts = store.factsOf(src!);
       const tree = parseText(facts.parseText);
+      let kept = false;
       try {
         ir = extractFile(file, tree, facts.blank);
+        kept = keepTree(file, hash, tree);
       } finally {
-        tree.delete();
+        if (!kept) tree.delete();
       }
     }
     if (disk && !store.isOpen(file)) disk.write(file, hash, ir);
@@ -166,6 +168,42 @@ function hashedIR(store: SourceStore, file: string, current?: { tree: Tree; blan
   const entry = { hash, ir };
   fileCache.set(file, entry);
   return entry;
+}
+
+// A check of the VFIO set parses most of its files twice: once when the first file's lock rules
+// extract the whole index, once when the file's own check comes. Files the caller says it will
+// check (awaitChecks: the CLI's inputs) keep the tree parsed for their extraction until their
+// check takes it (takeParsedTree); the trees are the same (one parser, the same parse text).
+const awaited = new Set<string>();
+const parsedTrees = new Map<string, { hash: string; tree: Tree }>();
+
+/** Files about to be checked by this thread: their trees parsed for the lock index are kept for their check. */
+export function awaitChecks(files: Iterable<string>): void {
+  for (const f of files) awaited.add(f);
+}
+
+/** The tree of `file` parsed for the lock index from the text of `hash`, handed over once (the caller deletes it). */
+export function takeParsedTree(file: string, hash: string): Tree | undefined {
+  awaited.delete(file);
+  const kept = parsedTrees.get(file);
+  if (!kept) return undefined;
+  parsedTrees.delete(file);
+  if (kept.hash === hash) return kept.tree;
+  kept.tree.delete();
+  return undefined;
+}
+
+/** Deletes the kept trees and forgets the awaited files (end of a run). */
+export function dropParsedTrees(): void {
+  for (const { tree } of parsedTrees.values()) tree.delete();
+  parsedTrees.clear();
+  awaited.clear();
+}
+
+function keepTree(file: string, hash: string, tree: Tree): boolean {
+  if (!awaited.has(file) || parsedTrees.has(file)) return false;
+  parsedTrees.set(file, { hash, tree });
+  return true;
 }
 
 /** The analysed program for a rule's file: cached while no file of the index changes. */

@@ -21,6 +21,7 @@ import { isSuppressed, suppressionFix, suppressions } from './suppress';
 import { CONFIG_FILE, loadProjectConfig, severitiesFrom, type ConfigProblem, type LoadedConfig } from './config-file';
 import { layoutLenses, memberHints, type InlayHint, type Lens } from './lenses';
 import { inheritedLockFixes } from './analyses/locks/fixes';
+import { takeParsedTree } from './analyses/locks';
 import { findKernelRoot, hashText, isUnder, SourceStore } from './workspace';
 
 export const DEFAULT_UAPI_GLOBS = ['include/uapi/**', 'arch/*/include/uapi/**'];
@@ -237,7 +238,8 @@ export class Analyser implements AnalysisService {
     if (doc) return fn(doc.tree, doc.text);
     const src = this.store.read(file);
     if (!src) return undefined;
-    const tree = parseText(this.store.factsOf(src).parseText);
+    // The CLI's files of the lock index were parsed for it already (awaitChecks).
+    const tree = takeParsedTree(file, src.hash) ?? parseText(this.store.factsOf(src).parseText);
     try {
       return fn(tree, src.text);
     } finally {

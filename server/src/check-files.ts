@@ -4,6 +4,7 @@ import { UsageError } from './engine/api';
 import type { Analyser } from './engine/analyser';
 import type { FindingsCache } from './engine/cache/findings';
 import type { LockIRStats } from './engine/cache/lock-ir';
+import { awaitChecks, dropParsedTrees } from './engine/analyses/locks';
 import type { BaseVersion, EngineOptions, Finding } from './engine/api';
 
 /** What checking one file gave: its findings, or why it could not be checked. */
@@ -24,6 +25,8 @@ export interface CheckWorkerData {
   /** The persistent cache's folder and the tool's stamp; absent with --no-cache. */
   cache?: { dir: string; stamp: string };
   bases: { file: string; base: BaseVersion }[];
+  /** The files of the run (a worker checks some of them): see checkFiles. */
+  files?: string[];
 }
 
 export type ToWorker = { kind: 'check'; file: string } | { kind: 'config'; file: string } | { kind: 'stop' };
@@ -43,5 +46,20 @@ export function checkFile(engine: Analyser, cache: FindingsCache | undefined, fi
     if (isUsageError(error)) return { file, findings: [], usageError: (error as Error).message };
     if (isIoError(error)) return { file, findings: [], skipped: `unreadable file (${(error as NodeJS.ErrnoException).code})` };
     return { file, findings: [], internalError: String((error as Error)?.stack ?? error) };
+  }
+}
+
+/**
+ * `files` in order with one engine. The lock rules of the first kernel C file parse the whole lock
+ * index; the trees of the index files among `files` are kept until their own check takes them,
+ * instead of being parsed again (awaitChecks). A worker thread does the same with the whole run's
+ * list, file by file.
+ */
+export function checkFiles(engine: Analyser, cache: FindingsCache | undefined, files: string[]): FileResult[] {
+  awaitChecks(files);
+  try {
+    return files.map((file) => checkFile(engine, cache, file));
+  } finally {
+    dropParsedTrees();
   }
 }

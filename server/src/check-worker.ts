@@ -6,6 +6,7 @@ import { createEngine } from './engine';
 import type { Analyser } from './engine/analyser';
 import { FindingsCache } from './engine/cache/findings';
 import { lockIRStats } from './engine/cache/lock-ir';
+import { awaitChecks, dropParsedTrees } from './engine/analyses/locks';
 import { checkFile, type CheckWorkerData, type FromWorker, type ToWorker } from './check-files';
 
 const port = parentPort;
@@ -24,11 +25,14 @@ createEngine(data.options).then((service) => {
   const engine = service as Analyser;
   for (const { file, base } of data.bases) engine.setBase(file, base);
   const cache = data.cache ? new FindingsCache(data.cache.dir, data.cache.stamp) : undefined;
+  // Trees of index files parsed for the lock analysis wait for their own check (checkFiles).
+  awaitChecks(data.files ?? []);
   handle = (message) => {
     if (message.kind === 'check') send({ kind: 'result', result: checkFile(engine, cache, message.file) });
     else if (message.kind === 'config') send({ kind: 'config', problems: engine.configProblems(message.file) });
     else {
       send({ kind: 'stats', stats: cache?.stats, lockIR: lockIRStats() });
+      dropParsedTrees();
       engine.dispose();
       port.close();
     }

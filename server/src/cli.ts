@@ -14,7 +14,7 @@ import { isUapiHeader } from './config';
 import { Analyser, DEFAULT_UAPI_GLOBS } from './engine/analyser';
 import { FindingsCache, toolStamp } from './engine/cache/findings';
 import { lockIRStats, type LockIRStats } from './engine/cache/lock-ir';
-import { checkFile, isIoError, isUsageError, type CheckWorkerData, type FileResult, type FromWorker, type ToWorker } from './check-files';
+import { checkFiles, isIoError, isUsageError, type CheckWorkerData, type FileResult, type FromWorker, type ToWorker } from './check-files';
 import { collectInputs, InputPathError, unreadableReason } from './files';
 import { changedFiles, GitError, lookupRepo, PathOutsideRepoError, repoPath, resolveCommit, showFile } from './git';
 import { formatGcc } from './formats/gcc';
@@ -224,7 +224,7 @@ async function checkHere(files: string[], data: CheckWorkerData): Promise<CheckR
   const cache = data.cache ? new FindingsCache(data.cache.dir, data.cache.stamp) : undefined;
   try {
     for (const { file, base } of data.bases) engine.setBase(file, base);
-    const results = files.map((file) => checkFile(engine, cache, file));
+    const results = checkFiles(engine, cache, files);
     const configProblems = files.length ? engine.configProblems(files[0]) : [];
     return { results, configProblems, cacheStats: [cache?.stats], lockIRStats: [lockIRStats()] };
   } finally {
@@ -290,7 +290,7 @@ function checkInWorkers(files: string[], jobs: number, data: CheckWorkerData, co
       running++;
       let current: string | undefined;
       let stopped = false;
-      const worker = new Worker(workerScript(), { workerData: data });
+      const worker = new Worker(workerScript(), { workerData: { ...data, files } satisfies CheckWorkerData });
       const send = (message: ToWorker) => worker.postMessage(message);
       const next = () => {
         current = queue.shift();

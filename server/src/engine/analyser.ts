@@ -197,6 +197,7 @@ export class Analyser implements AnalysisService {
       return;
     }
     let text = doc.text;
+    let edit: { start: number; end: number; inserted: string } | undefined;
     for (const c of changes) {
       if (!c.range) {
         text = c.text;
@@ -205,8 +206,11 @@ export class Analyser implements AnalysisService {
       const start = offsetAt(text, c.range.start);
       const end = offsetAt(text, c.range.end);
       text = text.slice(0, start) + c.text + text.slice(end);
+      edit = { start, end, inserted: c.text };
     }
-    const facts = this.store.factsOf(this.store.setOverlay(file, text));
+    // One keystroke's change: the store carries over what it cannot have changed.
+    const source = changes.length === 1 && edit ? this.store.setOverlayEdited(file, text, edit) : this.store.setOverlay(file, text);
+    const facts = this.store.factsOf(source);
     // Blanking is position-preserving, so the blanked texts differ where the edit was: the
     // diff-based edit gives tree-sitter exactly the changed span.
     doc.tree = reparseByDiff(doc.tree, doc.blanked, facts.parseText);

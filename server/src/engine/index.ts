@@ -4,9 +4,9 @@ export * from './types';
 export { createEngine } from './analyser';
 export { RULES, ruleInfo } from './rules';
 export { ALL_ABIS, isAbiName } from './layout/abi';
-export { findKernelRoot } from './workspace';
+export { findKernelRoot, SourceStore } from './workspace';
 // Building blocks, exported for tests and for tools built on the engine (benchmarks).
-export { blankKernelC } from './parse/blank';
+export { blankKernelC, blankTracked, reblankLine } from './parse/blank';
 export { evaluate, tryEvaluate } from './preprocess/expr';
 export { scanDirectives } from './preprocess/directives';
 export { globMatcher } from './workspace';

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import { blankKernelC, type BlankResult } from './parse/blank';
+import { blankTracked, reblankLine, type BlankResult, type TrackedBlank } from './parse/blank';
 import { scanDirectives, type Directive } from './preprocess/directives';
 import { neutraliseDirectives } from './preprocess/neutralise';
 import type { Abi } from './layout/abi';
@@ -83,6 +83,23 @@ export class SourceStore {
     return f;
   }
 
+  /**
+   * The overlay after one edit of the overlay's text ([start, end) replaced by `inserted`): the
+   * facts of the previous text are carried over where the edit cannot change them (a typical
+   * keystroke inside a statement: directives, blanking and parse text of every other line), so
+   * an edit costs the changed line instead of scanning the whole file three times.
+   */
+  setOverlayEdited(file: string, text: string, edit: { start: number; end: number; inserted: string }): SourceFile {
+    const prev = this.overlay.get(file);
+    const prevFacts = prev ? this.facts.get(prev.hash) : undefined;
+    const f = this.setOverlay(file, text);
+    if (prev && prevFacts && !this.facts.has(f.hash)) {
+      const carried = editedFacts(prev.text, prevFacts, f, edit);
+      if (carried) this.facts.set(f.hash, carried);
+    }
+    return f;
+  }
+
   clearOverlay(file: string): void {
     if (this.overlay.delete(file)) this.generation++;
   }
@@ -126,22 +143,50 @@ export class SourceStore {
   }
 }
 
+/** What the facts keep of their blanking, for the next edit to start from. */
+const trackedBlanks = new WeakMap<FileFacts, () => TrackedBlank>();
+/** Whether the facts' parse text has been made (an edit carries it over only then). */
+const madeParseTexts = new WeakMap<FileFacts, () => string | undefined>();
+
 /** Directives are needed for every included file; blanking only for the files that get parsed. */
-function lazyFacts(file: SourceFile): FileFacts {
-  let blank: BlankResult | undefined;
-  let parseText: string | undefined;
-  const directives = scanDirectives(file.text);
-  return {
+function lazyFacts(file: SourceFile, known: { directives?: Directive[]; tracked?: TrackedBlank; parseText?: string } = {}): FileFacts {
+  let tracked = known.tracked;
+  let parseText = known.parseText;
+  const directives = known.directives ?? scanDirectives(file.text);
+  const facts: FileFacts = {
     hash: file.hash,
     directives,
     lineCount: countLines(file.text),
     get blank() {
-      return (blank ??= blankKernelC(file.text));
+      return (tracked ??= blankTracked(file.text)).result;
     },
     get parseText() {
       return (parseText ??= neutraliseDirectives(this.blank.text, directives));
     },
   };
+  trackedBlanks.set(facts, () => (tracked ??= blankTracked(file.text)));
+  madeParseTexts.set(facts, () => parseText);
+  return facts;
+}
+
+/**
+ * The facts of `file` made from those of the text one edit before, or undefined when the edit
+ * may reach beyond its line (reblankLine decides). Within those bounds the line is no directive,
+ * continues none and sits in no comment, so the directives are the same (no line moved: the edit
+ * adds or removes no line end) and directive neutralisation leaves the line as blanked.
+ */
+function editedFacts(prevText: string, prev: FileFacts, file: SourceFile, edit: { start: number; end: number; inserted: string }): FileFacts | undefined {
+  const prevTracked = trackedBlanks.get(prev)?.();
+  if (!prevTracked) return undefined;
+  const tracked = reblankLine(prevText, prevTracked, file.text, edit);
+  if (!tracked) return undefined;
+  const lineStart = prevText.lastIndexOf('\n', edit.start - 1) + 1;
+  const oldEnd = prevText.indexOf('\n', edit.end);
+  const oldLineEnd = oldEnd < 0 ? prevText.length : oldEnd;
+  const newLineEnd = oldLineEnd + edit.inserted.length - (edit.end - edit.start);
+  const prevParse = madeParseTexts.get(prev)?.();
+  const parseText = prevParse === undefined ? undefined : prevParse.slice(0, lineStart) + tracked.result.text.slice(lineStart, newLineEnd) + prevParse.slice(oldLineEnd);
+  return lazyFacts(file, { directives: prev.directives, tracked, parseText });
 }
 
 function countLines(text: string): number {

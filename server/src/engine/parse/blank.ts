@@ -186,13 +186,33 @@ function skipSpaceAndComments(text: string, i: number): number {
  * `#define`s are left alone: `#define __packed __attribute__((packed))` stays a definition.
  */
 export function blankKernelC(text: string): BlankResult {
+  return blankTracked(text).result;
+}
+
+/** A blanking with what an edit needs to redo only the line it touched (reblankLine). */
+export interface TrackedBlank {
+  result: BlankResult;
+  /** Block comments as [start, end) pairs, flat, in order. */
+  comments: number[];
+}
+
+export function blankTracked(text: string): TrackedBlank {
+  const found = scanWindow(text, 0, text.length, []);
+  return { result: { text: found.out.apply(text), annotations: found.annotations, statementMacros: found.statementMacros }, comments: found.comments };
+}
+
+/**
+ * Scans [from, to) of `text`, `from` at a line start outside comments, strings and directive
+ * continuations; look-aheads and look-behinds read the whole text.
+ */
+function scanWindow(text: string, from: number, to: number, comments: number[]) {
   const annotations: BlankedAnnotation[] = [];
   const statementMacros: StatementMacro[] = [];
   const out = new Replacements();
   const n = text.length;
   let lineStartsDirective = false;
   let atLineStart = true;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const c = text.charCodeAt(i);
     if (c === 10 /* \n */) {
       atLineStart = true;
@@ -202,6 +222,7 @@ export function blankKernelC(text: string): BlankResult {
     }
     if (c === 47 /* / */ && text.charCodeAt(i + 1) === 42 /* * */) {
       const e = text.indexOf('*/', i + 2);
+      comments.push(i, e < 0 ? n : e + 2);
       i = e < 0 ? n : e + 1;
       continue;
     }
@@ -317,5 +338,75 @@ export function blankKernelC(text: string): BlankResult {
     }
     i = j - 1;
   }
-  return { text: out.apply(text), annotations, statementMacros };
+  return { out, annotations, statementMacros, comments };
+}
+
+/** Characters that can start or end something spanning lines: comments, strings, directives, continuations. */
+const SPANNING = /[/*"'#\\\r]/;
+const firstSignificant = (line: string) => /\S/.exec(line)?.[0];
+/** The last significant character with the word it ends, as a look-behind from a later line reads it. */
+function lastSignificant(line: string): string {
+  const t = line.trimEnd();
+  let k = t.length - 1;
+  while (k > 0 && isIdentChar(t.charCodeAt(k - 1))) k--;
+  return t.slice(k);
+}
+const parens = (line: string) => line.replace(/[^()]/g, '');
+
+/**
+ * The blanking of `newText`, made from the blanking of `oldText` when one edit changed a single
+ * line in a way nothing outside that line can notice: undefined when that cannot be shown, and the
+ * caller blanks the whole text. `edit` is [start, end) of oldText replaced by `inserted`.
+ * (A tested equivalence: test/engine/blank-incremental.test.mjs compares it with blankKernelC.)
+ */
+export function reblankLine(oldText: string, old: TrackedBlank, newText: string, edit: { start: number; end: number; inserted: string }): TrackedBlank | undefined {
+  const { start, end, inserted } = edit;
+  if (/[\r\n]/.test(inserted) || /[\r\n]/.test(oldText.slice(start, end))) return undefined;
+  const lineStart = oldText.lastIndexOf('\n', start - 1) + 1;
+  const oldEndNl = oldText.indexOf('\n', end);
+  const oldLineEnd = oldEndNl < 0 ? oldText.length : oldEndNl;
+  const delta = inserted.length - (end - start);
+  const newLineEnd = oldLineEnd + delta;
+  const oldLine = oldText.slice(lineStart, oldLineEnd);
+  const newLine = newText.slice(lineStart, newLineEnd);
+  // Nothing in the line opens or closes a comment, a string or a directive, and its first and last
+  // significant characters (what look-aheads and look-behinds from other lines read) stay.
+  if (SPANNING.test(oldLine) || SPANNING.test(newLine)) return undefined;
+  const first = firstSignificant(oldLine);
+  if (first === undefined || first !== firstSignificant(newLine) || lastSignificant(oldLine) !== lastSignificant(newLine)) return undefined;
+  if (parens(oldLine) !== parens(newLine)) return undefined;
+  // The line before is no directive (whose name may be read across a line end) nor continued.
+  const prevStart = lineStart > 0 ? oldText.lastIndexOf('\n', lineStart - 2) + 1 : -1;
+  if (prevStart >= 0 && (/^\s*#/.test(oldText.slice(prevStart, lineStart)) || oldText.slice(prevStart, lineStart - 1).endsWith('\\'))) return undefined;
+  // `__attribute__` looks 40 characters back for a tag keyword; type-argument macros blank words
+  // inside their arguments, which may run over several lines.
+  if (newText.slice(newLineEnd, newLineEnd + 41).includes('__attribute')) return undefined;
+  for (const line of [oldLine, newLine]) for (const w of line.match(/[A-Za-z_]\w*/g) ?? []) if (typeArgumentMacros.has(w)) return undefined;
+  // Not inside a block comment.
+  for (let k = 0; k < old.comments.length; k += 2) if (old.comments[k] < lineStart && old.comments[k + 1] > lineStart) return undefined;
+  // What was blanked in the line lies wholly in it, and nothing else changed it.
+  const inLine = (a: { start: number; end: number }) => a.start >= lineStart && a.end <= oldLineEnd;
+  const outside = (a: { start: number; end: number }) => a.end <= lineStart || a.start >= oldLineEnd;
+  const marks = [...old.result.annotations, ...old.result.statementMacros];
+  if (!marks.every((a) => inLine(a) || outside(a))) return undefined;
+  const blankedOld = old.result.text.slice(lineStart, oldLineEnd);
+  for (let k = 0; k < oldLine.length; k++) {
+    if (blankedOld[k] !== oldLine[k] && !marks.some((a) => inLine(a) && a.start <= lineStart + k && lineStart + k < a.end)) return undefined;
+  }
+  // The line again, alone; what it blanks must end in it too.
+  const redone = scanWindow(newText, lineStart, newLineEnd, []);
+  if ([...redone.annotations, ...redone.statementMacros].some((a) => a.end > newLineEnd)) return undefined;
+  const lineText = redone.out.apply(newText.slice(0, newLineEnd)).slice(lineStart);
+  if (lineText.length !== newLine.length) return undefined;
+  const shift = <T extends { start: number; end: number }>(a: T): T => ({ ...a, start: a.start + delta, end: a.end + delta });
+  const before = <T extends { start: number; end: number }>(list: T[]) => list.filter((a) => a.end <= lineStart);
+  const after = <T extends { start: number; end: number }>(list: T[]) => list.filter((a) => a.start >= oldLineEnd).map(shift);
+  return {
+    result: {
+      text: old.result.text.slice(0, lineStart) + lineText + old.result.text.slice(oldLineEnd),
+      annotations: [...before(old.result.annotations), ...redone.annotations, ...after(old.result.annotations)],
+      statementMacros: [...before(old.result.statementMacros), ...redone.statementMacros, ...after(old.result.statementMacros)],
+    },
+    comments: old.comments.map((p) => (p >= oldLineEnd ? p + delta : p)),
+  };
 }

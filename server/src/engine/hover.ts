@@ -76,7 +76,7 @@ function lockHover(a: Analyser, file: string, node: Node, tree: Tree, text: stri
   if (a.isUapi(file) || !ancestor(node, 'function_definition')) return null;
   try {
     const source = a.store.factsOf({ path: file, text, hash: a.store.read(file)?.hash ?? '' });
-    const { program, result, root } = lockAnalysisOf({ store: a.store, root: a.rootFor(file), file, text, tree, blank: source.blank, lockIndex: a.settings.lockIndex });
+    const { program, result, root } = lockAnalysisOf({ store: a.store, root: a.rootFor(file), file, text, tree, blank: source.blank, lockIndex: a.settings.lockIndex, cacheDir: a.settings.cacheDir });
     const lines: string[] = [];
     if (node.parent?.type === 'call_expression' && node.parent.childForFieldName('function')?.id === node.id) {
       for (const fn of program.byName.get(node.text) ?? []) {

@@ -35,6 +35,8 @@ await Promise.all([
   build({ ...common, entryPoints: [path.join(root, 'server/src/cli.ts')], outfile: path.join(out, 'cli.js') }),
   // The worker threads of `check --jobs N`; the CLI starts them from beside itself.
   build({ ...common, entryPoints: [path.join(root, 'server/src/check-worker.ts')], outfile: path.join(out, 'check-worker.js') }),
+  // The language server's patch reviewer, started from beside server.js.
+  build({ ...common, entryPoints: [path.join(root, 'server/src/patch-worker.ts')], outfile: path.join(out, 'patch-worker.js') }),
   build({ ...common, entryPoints: [path.join(root, 'server/src/engine/index.ts')], outfile: path.join(out, 'engine.js') }),
   // What bin/vfio-review runs: cli.js compiled with a code cache (server/src/startup-cache.ts).
   build({ ...common, entryPoints: [path.join(root, 'server/src/cli-loader.ts')], outfile: path.join(out, 'vfio-review.js') }),

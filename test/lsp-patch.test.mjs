@@ -61,3 +61,31 @@ test('an mbox over LSP: diagnostics on the patch lines, hover, an edit, a drafte
   const stats = await client.request('vfioReview/stats', null);
   assert.deepEqual([stats.openPatches, stats.openDocuments, stats.liveTrees], [0, 0, 0]);
 });
+
+test('a long series is reviewed off the server thread: a hover on a C file is answered before the series is done', async (t) => {
+  const client = await startLspClient({ settings: { arches: ['x86_64', 'i386'] } });
+  t.after(() => client.close());
+  await client.initialize({ workspaceFolders: [tree] });
+  // The series' patches ninety times over (270 patches, seconds of work): the first copy applies, the rest fall back to their hunks.
+  const patchesOnly = text.slice(text.indexOf('\nFrom ', 1) + 1);
+  const long = text + Array.from({ length: 90 }, () => patchesOnly).join('');
+  const mboxUri = fileUri(path.join(tree, '..', 'patches', 'long-series.mbox'));
+  const c = path.join(tree, 'drivers/vfio/pci/vfio_example_core.c');
+  const cText = readFileSync(c, 'utf8');
+  await client.openDocument(fileUri(c), 'c', cText, 1);
+  await client.waitForDiagnostics(fileUri(c), (p) => p.version === 1, 60_000);
+
+  const order = [];
+  await client.openDocument(mboxUri, 'vfio-patch', long, 1);
+  const reviewed = client.waitForDiagnostics(mboxUri, (p) => p.version === 1, 120_000).then((p) => order.push('series') && p);
+  // Once the review is under way (a server reviewing on its own thread would answer nothing now).
+  await new Promise((r) => setTimeout(r, 300));
+  const cLines = cText.split('\n');
+  // A member of a struct the file defines.
+  const line = cLines.findIndex((l) => l.includes('info.segment = '));
+  const hovered = client.hover(fileUri(c), { line, character: cLines[line].indexOf('segment') + 1 }).then((h) => order.push('hover') && h);
+  const [hover, series] = await Promise.all([hovered, reviewed]);
+  assert.match(hover?.contents?.value ?? '', /struct vfio_example_pci_dependent_device/);
+  assert.ok(series.diagnostics.length > 0, 'the series has findings');
+  assert.deepEqual(order, ['hover', 'series']);
+});

@@ -2,7 +2,9 @@
 // `vfio-patch`): each version is read, applied in memory to the kernel tree and reviewed; the
 // findings it introduces go back as diagnostics on the patch's lines. No LSP here: the server
 // hands text in and publishes what comes out.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { CancelToken, EngineOptions, HoverResult, Position } from './engine';
 import { readPatchInput } from './engine/patch/read';
 import { reviewPatchInput, type PatchFinding, type PatchReview } from './engine/patch/review';
@@ -37,15 +39,95 @@ export function treeFor(file: string, options: EngineOptions, workspaceFolder?: 
   return findKernelRoot(path.dirname(file)) ?? (workspaceFolder ? findKernelRoot(workspaceFolder) : undefined);
 }
 
+/** What the server asks its patch worker (patch-worker.ts). */
+export interface PatchReviewRequest {
+  id: number;
+  file: string;
+  text: string;
+  options: EngineOptions;
+  workspaceFolder: string | undefined;
+  /** An Int32Array's buffer: set to 1 to cancel. */
+  cancel: SharedArrayBuffer;
+}
+
+export type PatchReviewResponse =
+  | { id: number; input: PatchInput; review: PatchReview }
+  | { id: number; cancelled: true }
+  | { id: number; error: string };
+
+/** How often a pending review looks whether its token was cancelled, to tell the worker. */
+const CANCEL_POLL_MS = 25;
+
 export class PatchDocuments {
   private reviewed = new Map<string, ReviewedDocument>();
+  private worker?: Worker;
+  private nextId = 1;
+  private pending = new Map<number, (response: PatchReviewResponse) => void>();
 
-  /** Reviews one version of a patch document; the parser must be loaded (the engine is ready). */
-  review(file: string, text: string, version: number, options: EngineOptions, workspaceFolder: string | undefined, token?: CancelToken): PatchFinding[] {
-    const input = readPatchInput(text);
-    const review = reviewPatchInput(input, { document: file, documentText: text, tree: treeFor(file, options, workspaceFolder), engine: options, token });
-    if (!review.cancelled) this.reviewed.set(file, { version, input, review });
-    return review.findings;
+  /**
+   * @param workerScript the patch worker's bundle: reviews run there, off the server's thread;
+   * without it (or when it cannot start) they run here.
+   */
+  constructor(private readonly workerScript?: string) {}
+
+  /**
+   * Reviews one version of a patch document; the findings, or undefined when the token cancelled
+   * the review. In the worker when there is one, else here (the parser must be loaded).
+   */
+  async review(file: string, text: string, version: number, options: EngineOptions, workspaceFolder: string | undefined, token?: CancelToken): Promise<PatchFinding[] | undefined> {
+    const worker = this.startWorker();
+    let done: { input: PatchInput; review: PatchReview } | undefined;
+    if (worker) {
+      const response = await this.inWorker(worker, { file, text, options, workspaceFolder }, token);
+      if ('error' in response) throw new Error(`patch review failed: ${response.error}`);
+      if ('review' in response) done = response;
+    } else {
+      const input = readPatchInput(text);
+      done = { input, review: reviewPatchInput(input, { document: file, documentText: text, tree: treeFor(file, options, workspaceFolder), engine: options, token }) };
+    }
+    if (!done || done.review.cancelled) return undefined;
+    this.reviewed.set(file, { version, ...done });
+    return done.review.findings;
+  }
+
+  private startWorker(): Worker | undefined {
+    if (this.worker || !this.workerScript || !existsSync(this.workerScript)) return this.worker;
+    const worker = new Worker(this.workerScript);
+    // A worker that dies answers every pending review with the reason; the next review starts another.
+    const fail = (reason: string) => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const [id, resolve] of this.pending) resolve({ id, error: reason });
+      this.pending.clear();
+    };
+    worker.on('message', (response: PatchReviewResponse) => {
+      const resolve = this.pending.get(response.id);
+      this.pending.delete(response.id);
+      resolve?.(response);
+    });
+    worker.on('error', (error) => fail(String(error?.stack ?? error)));
+    worker.on('exit', (code) => fail(`the patch worker exited (code ${code})`));
+    // Not what keeps the server running.
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  private inWorker(worker: Worker, what: Omit<PatchReviewRequest, 'id' | 'cancel'>, token?: CancelToken): Promise<PatchReviewResponse> {
+    const id = this.nextId++;
+    const cancel = new SharedArrayBuffer(4);
+    const flag = new Int32Array(cancel);
+    const poll = token ? setInterval(() => token.isCancellationRequested && Atomics.store(flag, 0, 1), CANCEL_POLL_MS) : undefined;
+    return new Promise<PatchReviewResponse>((resolve) => {
+      this.pending.set(id, resolve);
+      worker.postMessage({ id, cancel, ...what } satisfies PatchReviewRequest);
+    }).finally(() => clearInterval(poll));
+  }
+
+  /** Stops the worker (the server shuts down). */
+  dispose(): void {
+    const worker = this.worker;
+    this.worker = undefined;
+    void worker?.terminate();
   }
 
   get(file: string): ReviewedDocument | undefined {

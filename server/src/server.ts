@@ -175,7 +175,8 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   const commits = new Map<string, { commit: Promise<string | undefined>; at: number }>();
   const open = new Map<string, OpenDoc>();
   const openPatches = new Map<string, OpenPatch>();
-  const patches = new PatchDocuments();
+  // Patch documents are reviewed in a worker thread beside the server's bundle.
+  const patches = new PatchDocuments(path.join(__dirname, 'patch-worker.js'));
   let resolveReady!: (e: AnalysisService | undefined) => void;
   const engineReady = new Promise<AnalysisService | undefined>((r) => (resolveReady = r));
 
@@ -430,7 +431,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
     const token = { isCancellationRequested: false };
     patch.token = token;
     const version = text.version;
-    const findings = await guarded(`reviewing ${patch.path}`, null, () => patches.review(patch.path, text.getText(), version, engineOptions(), workspaceFolder, token));
+    const findings = await guarded(`reviewing ${patch.path}`, undefined, () => patches.review(patch.path, text.getText(), version, engineOptions(), workspaceFolder, token));
     const current = documents.get(patch.uri);
     if (!findings || token.isCancellationRequested || openPatches.get(patch.uri) !== patch || current?.version !== version) return;
     if (patch.token === token) patch.token = undefined;
@@ -791,6 +792,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   connection.onShutdown(() => {
     shuttingDown = true;
     idleCollector.dispose();
+    patches.dispose();
     for (const doc of open.values()) cancel(doc);
     for (const patch of openPatches.values()) cancelPatch(patch);
     if (engine) {

@@ -326,3 +326,22 @@ test('lsp --stdio answers initialize over stdin/stdout', async () => {
     if (child.exitCode === null) child.kill();
   }
 });
+
+test('bin/vfio-review (the npm bin) runs the CLI: the same output as dist/cli.js', () => {
+  const bin = path.join(repo, 'bin', 'vfio-review');
+  const example = path.join(repo, 'examples', 'linux');
+  const header = path.join(example, 'include', 'uapi', 'linux', 'vfio_example.h');
+  const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-review-bin-'));
+  try {
+    const version = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(version.stdout.trim(), require('../package.json').version);
+    const args = ['check', header, '--root', example, '--format', 'json', '--cache', cache];
+    const viaBin = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const direct = spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(viaBin.status, direct.status, viaBin.stderr);
+    assert.ok(JSON.parse(viaBin.stdout).findings.length > 0, 'the example header has findings');
+    assert.equal(viaBin.stdout, direct.stdout);
+  } finally {
+    fs.rmSync(cache, { recursive: true, force: true });
+  }
+});

@@ -598,7 +598,13 @@ function printTable(all) {
   else if (lay) rows.push(['layout', `${lay.header}, ${lay.types} types, x86_64+i386 (median of ${lay.runs})`, lay.ratio !== undefined ? `vfio-review ${fmt(lay.vfioReviewMs)} vs gcc -g -c + pahole ${fmt(lay.gccPaholeMs)}: ${lay.ratio}x` : `vfio-review ${fmt(lay.vfioReviewMs)} (${lay.note})`]);
   const uc = results.uapiCompare;
   if (uc?.error) rows.push(['uapi', 'whole-uapi 6.1 -> 6.12', `error: ${uc.error}`]);
-  else if (uc?.vfioReviewMs !== undefined) rows.push(['uapi', `whole-uapi 6.1 -> ${KERNEL_VERSION}, ${uc.headers} changed headers, x86_64+i386`, uc.ratio !== undefined ? `vfio-review ${fmt(uc.vfioReviewMs)} vs gcc+abidiff per header ${fmt(uc.gccAbidiffMs)} (headers_install not timed): ${uc.ratio}x` : `vfio-review ${fmt(uc.vfioReviewMs)} (${uc.note})`]);
+  else if (uc?.vfioReviewMs !== undefined) {
+    const what = uc.scope === 'all' ? `${uc.headers} headers (${uc.changedHeaders} changed)` : `${uc.headers} changed headers`;
+    const peer = uc.peerEstimated ? `estimated from ${uc.peerSampleHeaders} of ${uc.peerHeaders} headers` : 'timed';
+    rows.push(['uapi', `whole-uapi 6.1 -> ${KERNEL_VERSION}, ${what}, x86_64+i386`, uc.ratio !== undefined
+      ? `vfio-review ${fmt(uc.vfioReviewMs)} (--jobs 1: ${fmt(uc.vfioReviewJobs1Ms)}) vs gcc+abidiff per header ${fmt(uc.gccAbidiffMs)} (${peer}; headers_install not timed): ${uc.ratio}x (--jobs 1: ${uc.ratioJobs1}x; with 2 x 17 s headers_install: ${uc.ratioWithQuotedHeadersInstall}x)`
+      : `vfio-review ${fmt(uc.vfioReviewMs)} (${uc.note})`]);
+  }
   const ca = results.cache;
   if (ca?.error) rows.push(['cache', 'cold vs warm', `error: ${ca.error}`]);
   else if (ca) rows.push(['cache', `check of the VFIO set, cold vs warm cache (median of ${ca.runs})`, `${fmt(ca.coldMs)} vs ${fmt(ca.warmMs)}: ${ca.speedup}x (${ca.warmHits} hits)`]);

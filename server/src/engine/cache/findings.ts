@@ -61,14 +61,18 @@ export class FindingsCache {
     return this.folder.stats;
   }
 
-  /** engine.check(file), from the cache when nothing it read has changed. */
-  check(engine: Analyser, file: string): Finding[] {
+  /** engine.check(file), from the cache when nothing it read has changed; `beforeCheck` runs when it is checked. */
+  check(engine: Analyser, file: string, beforeCheck?: () => void): Finding[] {
     const src = engine.store.read(file);
     // A file compared with a base version depends on text that is not on disk: not cached.
-    if (!src || engine.baseOf(file)) return engine.check(file);
+    if (!src || engine.baseOf(file)) {
+      beforeCheck?.();
+      return engine.check(file);
+    }
     const key = this.keyOf(engine, file, src.hash);
     const cached = this.lookup(engine, file, key);
     if (cached) return cached;
+    beforeCheck?.();
     const { findings, deps } = this.recordedCheck(engine, file);
     this.folder.write(key, { format: FORMAT, key, file, deps, findings } satisfies Entry);
     return findings;

@@ -27,7 +27,11 @@ function gcFunction(): (() => void) | undefined {
   }
 }
 
-export function createIdleCollector(options: { idleMs: number; minGrowthBytes: number }): IdleCollector {
+/**
+ * @param options.minGrowthBytes growth of the heap in use, since the last collection, below
+ * which a pause collects nothing; with `growthRatio`, the same as a share of what was live then.
+ */
+export function createIdleCollector(options: { idleMs: number; minGrowthBytes: number; growthRatio: number }): IdleCollector {
   const gc = gcFunction();
   let timer: ReturnType<typeof setTimeout> | undefined;
   // The heap in use after the last collection: collect again only once it has grown well past it.
@@ -35,9 +39,9 @@ export function createIdleCollector(options: { idleMs: number; minGrowthBytes: n
   let collections = 0;
   const collect = () => {
     timer = undefined;
-    // Worth a pause only when the heap grew by half of what was live, and by some megabytes.
+    // Worth a pause only when the heap grew by a good share of what was live, and by some megabytes.
     const grown = process.memoryUsage().heapUsed - liveAfterLast;
-    if (!gc || grown < options.minGrowthBytes || grown < liveAfterLast / 2) return;
+    if (!gc || grown < options.minGrowthBytes || grown < liveAfterLast * options.growthRatio) return;
     gc();
     collections++;
     liveAfterLast = process.memoryUsage().heapUsed;

@@ -83,5 +83,9 @@ function prepareLockIndex(engine: Analyser, file: string): void {
   const root = engine.rootFor(file);
   if (!root) return;
   const { lockIndex, cacheDir } = engine.settings;
-  lockAnalysisOf({ store: engine.store, root, file: path.join(root, '.vfio-review-lock-index'), lockIndex, cacheDir });
+  try {
+    lockAnalysisOf({ store: engine.store, root, file: path.join(root, '.vfio-review-lock-index'), lockIndex, cacheDir });
+  } catch {
+    // The lock rules meet the same failure and report it on the file, as they did before.
+  }
 }

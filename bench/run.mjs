@@ -611,8 +611,8 @@ function printTable(all) {
   const ts = results.treeScan;
   if (ts?.error) rows.push(['tree', 'whole-tree check', `error: ${ts.error}`]);
   else if (ts?.jobs) {
-    const j = (n) => ts.jobs[n] ? `--jobs ${n} ${fmt(ts.jobs[n].ms)} ${ts.jobs[n].MBps} MB/s peak ${fmt(ts.jobs[n].peakRssMiB, 'MiB')}` : '-';
-    rows.push(['tree', `check ${ts.files} files ${ts.mb} MB (${ts.dirs.length} folders)`, `${j(1)}; ${j(2)}; speedup ${ts.speedup}`]);
+    const j = (n) => ts.jobs[n] ? `--jobs ${n} ${fmt(ts.jobs[n].ms)} (CPU ${ts.jobs[n].cpuS ?? '?'} s, load ${ts.jobs[n].loadAverage ?? '?'}) ${ts.jobs[n].MBps} MB/s peak ${fmt(ts.jobs[n].peakRssMiB, 'MiB')}` : '-';
+    rows.push(['tree', `check ${ts.files} files ${ts.mb} MB (${ts.dirs.length} folders, ${ts.cores ?? '?'} cores)`, `${j(1)}; ${j(2)}; speedup ${ts.speedup} (bound by CPU time: ${ts.cpuSpeedup ?? '?'})`]);
   }
   for (const c of results.cli) {
     rows.push(['cli', `check ${c.header} (median of ${c.runs})`, c.error ? `error: ${c.error}` : `${fmt(c.medianMs)} (exit ${c.exitCode}, ${c.outputLines} lines)`]);

@@ -80,10 +80,24 @@ function ownUnit(file: string, ctx: RuleContext, abi: (typeof ABIS)[keyof typeof
   return { result, models };
 }
 
+// The answer for a file's directives, for a moment: an edit that leaves the directives as they
+// were (the store carries the same list over) asks again on every keystroke, and the answer
+// stats a dozen headers. Headers appearing or going on disk are seen after two seconds.
+const RECENT_HEADERS_MS = 2000;
+const recentHeaders = new WeakMap<object, { file: string; root: string; store: SourceStore; at: number; headers: string[] }>();
+
 /** uapi headers a C file reaches: <linux/x.h> and <uapi/linux/x.h> map to include/uapi/linux/x.h, one level through local headers. */
 export function uapiHeadersOf(ctx: RuleContext): string[] {
   const root = ctx.project.root;
   if (!root) return [];
+  const recent = recentHeaders.get(ctx.source.directives);
+  if (recent && recent.file === ctx.file && recent.root === root && recent.store === ctx.project.store && Date.now() - recent.at < RECENT_HEADERS_MS) return recent.headers;
+  const headers = findUapiHeaders(ctx, root);
+  recentHeaders.set(ctx.source.directives, { file: ctx.file, root, store: ctx.project.store, at: Date.now(), headers });
+  return headers;
+}
+
+function findUapiHeaders(ctx: RuleContext, root: string): string[] {
   const out = new Set<string>();
   const seen = new Set<string>();
   const visit = (file: string, directives: RuleContext['source']['directives'], depth: number) => {

@@ -21,6 +21,8 @@ import { isSuppressed, suppressionFix, suppressions } from './suppress';
 import { CONFIG_FILE, loadProjectConfig, severitiesFrom, type ConfigProblem, type LoadedConfig } from './config-file';
 import { layoutLenses, memberHints, type InlayHint, type Lens } from './lenses';
 import { inheritedLockFixes } from './analyses/locks/fixes';
+import { MAX_CFG_DEPTH } from './cfg/build';
+import { tooDeepFunctions } from './cfg/too-deep';
 import { takeParsedTree } from './analyses/locks';
 import { findKernelRoot, hashText, isUnder, SourceStore } from './workspace';
 
@@ -512,6 +514,17 @@ export class Analyser implements AnalysisService {
         findings.push({
           file, rule: 'parse-incomplete', severity: 'info', range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
           message: `rule ${rule.id} failed on this file and was skipped: ${(e as Error).message}`,
+        });
+      }
+    }
+    // Functions nested beyond the control-flow analysis: left out by the lock, flag and union
+    // analyses, and said so here rather than reported clean.
+    const incompleteSetting = severities['analysis-incomplete'] ?? 'info';
+    if (!uapi && incompleteSetting !== 'off') {
+      for (const fn of tooDeepFunctions(tree, facts.parseText)) {
+        findings.push({
+          file, rule: 'analysis-incomplete', severity: incompleteSetting as Severity, range: { start: { line: fn.line, character: 0 }, end: { line: fn.line, character: 0 } },
+          message: `function ${fn.name}: statements nested more than ${MAX_CFG_DEPTH} levels deep; the lock, flag and union analyses leave it out.`,
         });
       }
     }

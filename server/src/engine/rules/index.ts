@@ -32,7 +32,7 @@ export const ALL_RULES: Rule[] = [uapiArchDependentLayout, uapiImplicitPadding, 
 const FRONT_END_RULES: RuleInfo[] = [
   { id: 'input-skipped', defaultSeverity: 'info', summary: 'A file that was not analysed: binary, unreadable or too large.' },
   { id: 'config-invalid', defaultSeverity: 'warning', summary: 'A problem in the tree\'s .vfio-review.json (the rest of it still applies).' },
-  { id: 'analysis-incomplete', defaultSeverity: 'info', summary: 'A file whose analysis stopped at its time budget: which ABIs and rules were left out.' },
+  { id: 'analysis-incomplete', defaultSeverity: 'info', summary: 'Analysis left undone: a file stopped at its time budget (which ABIs and rules), or a function nested too deep for the control-flow analysis.' },
   // Patch review (engine/patch/review.ts): problems of the input, and files checked from their hunks alone.
   { id: 'patch-input', defaultSeverity: 'error', summary: 'A patch, mail or mbox that cannot be read as it says: a refused path, a broken hunk, a truncated mail, a binary patch.' },
   { id: 'patch-hunks-only', defaultSeverity: 'info', summary: 'A file of a patch analysed from its hunks alone (no tree, or a hunk that does not apply).' },

@@ -31,7 +31,11 @@ export const flagUnvalidated: Rule = {
     for (const name of index.tokens('copy_from_user')) {
       for (let c: Node = name, p = name.parent; p; c = p, p = p.parent) {
         if (p.type === 'call_expression' && p.childForFieldName('function')?.id === c.id) {
-          for (let fn = p.parent; fn; fn = fn.parent) if (fn.type === 'function_definition') copies.push({ fn, call: p });
+          for (let fn = p.parent; fn; fn = fn.parent) {
+            if (fn.type !== 'function_definition') continue;
+            copies.push({ fn, call: p });
+            break;
+          }
           break;
         }
         if (p.startIndex !== name.startIndex || p.endIndex !== name.endIndex) break;

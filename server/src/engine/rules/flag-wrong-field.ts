@@ -1,7 +1,7 @@
 // A flag of one member tested or set on another: the bit means something else there (or nothing),
 // and the test silently checks the wrong thing. Reported only when the struct type is known.
 import type { Node } from 'web-tree-sitter';
-import { fieldOwner, kernelFlagIndex } from '../analyses/flags/kernel';
+import { endsExpression, fieldOwner, kernelFlagIndex } from '../analyses/flags/kernel';
 import { fieldKey } from '../analyses/flags/model';
 import type { Rule } from './rule';
 
@@ -19,6 +19,7 @@ function memberOperands(id: Node): Node[] {
       fe = l?.id === c.id ? r : r?.id === c.id ? l : null;
     } else if (p.type === 'assignment_expression' && p.childForFieldName('right')?.id === c.id) fe = p.childForFieldName('left');
     if (fe?.type === 'field_expression') out.push(fe);
+    if (endsExpression(p)) break;
   }
   return out;
 }

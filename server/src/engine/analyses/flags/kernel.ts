@@ -254,6 +254,8 @@ function buildKernelFlagIndex(ctx: RuleContext): FlagIndex {
         if (id.type !== 'identifier') continue;
         for (let c: Node = id, p = id.parent; p; c = p, p = p.parent) {
           if (p.type === 'if_statement' && p.childForFieldName('condition')?.id === c.id) candidates.set(p.id, p);
+          // Above the first statement no `if` has the identifier in its condition.
+          if (endsExpression(p)) break;
         }
       }
     }
@@ -262,6 +264,16 @@ function buildKernelFlagIndex(ctx: RuleContext): FlagIndex {
   for (const d of codeDiscriminants(ifs, ctx.file, isFlag, (m) => part.unionMembers.get(m) ?? [])) mergeDiscriminant(index.discriminants, d);
   indexCache.set(ctx.source.tree, { config, headers, index });
   return index;
+}
+
+/**
+ * Whether `n` is a statement, declaration or definition: walks up from an identifier to the
+ * expressions around it stop there. (Each `.parent` costs a walk down from the root in
+ * web-tree-sitter, so going on to the root made every flag identifier cost its depth squared.)
+ */
+export function endsExpression(n: Node): boolean {
+  const t = n.type;
+  return t.endsWith('_statement') || t === 'declaration' || t === 'field_declaration' || t === 'function_definition' || t === 'translation_unit';
 }
 
 /** The enclosing function definition of a node. */

@@ -586,7 +586,9 @@ function gitCommit() {
 }
 
 function fmt(x, unit = 'ms') {
-  return x === null || x === undefined ? '-' : `${x} ${unit}`;
+  if (x === null || x === undefined) return '-';
+  // Figures from the modules come unrounded: one decimal is all the noise allows.
+  return `${typeof x === 'number' ? Math.round(x * 10) / 10 : x} ${unit}`;
 }
 
 function printTable(all) {

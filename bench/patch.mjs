@@ -117,7 +117,8 @@ function timed(cmd, args, options) {
 export function benchPatch({ repo, kernel, runs = 5 }) {
   const checkpatch = path.join(kernel, 'scripts/checkpatch.pl');
   if (!existsSync(checkpatch)) return { error: `${checkpatch} is missing (../shared/scripts/kernel-src extracts it)` };
-  const cli = path.join(repo, 'dist/cli.js');
+  // As installed (bin/vfio-review): the CLI behind its code cache, which --no-cache turns off too.
+  const cli = path.join(repo, 'dist/vfio-review.js');
   const work = mkdtempSync(path.join(tmpdir(), 'vr-bench-patch-'));
   const cache = path.join(work, 'cache');
   try {

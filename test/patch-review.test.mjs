@@ -302,3 +302,37 @@ test('a tree file linked to somewhere outside the tree is not read: that file fa
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a patch that changes only comments of a C file adds no finding; one that drops a suppression comment does', (t) => {
+  const root = mkdtempSync(path.join(tmpdir(), 'vfio-review-comment-only-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  cpSync(tree, root, { recursive: true });
+  const rel = 'drivers/vfio/pci/vfio_example_core.c';
+  const file = path.join(root, rel);
+  const original = readFileSync(file, 'utf8');
+  const sentinel = '\t\t\tinfo.devid = VFIO_EXAMPLE_PCI_DEVID_NOT_OWNED;';
+  assert.ok(original.includes(sentinel));
+  /** A unified diff of `rel` from `before` to `after`, as git format-patch would send it. */
+  const patchOf = (before, after, subject) => {
+    writeFileSync(path.join(root, 'old.c'), before);
+    writeFileSync(path.join(root, 'new.c'), after);
+    const diff = spawnSync('diff', ['-u', '--label', `a/${rel}`, '--label', `b/${rel}`, 'old.c', 'new.c'], { cwd: root, encoding: 'utf8' }).stdout;
+    return `From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: A <a@example.org>\nSubject: [PATCH] ${subject}\n\n---\ndiff --git a/${rel} b/${rel}\n${diff}`;
+  };
+  const reviewIn = (text) => reviewPatchInput(readPatchInput(text), { document: '/reviews/c.patch', documentText: text, tree: root, engine: { arches: ['x86_64', 'i386'] } });
+
+  // The line of an existing union-member-type-mismatch finding gets a comment, and a comment line is added.
+  const commented = original
+    .replace(sentinel, `${sentinel}\t/* not in this set */`)
+    .replace('\tif (fill->flags & VFIO_EXAMPLE_FLAG_DEV_ID) {', '\t/* Report the devid when the caller asked for it. */\n\tif (fill->flags & VFIO_EXAMPLE_FLAG_DEV_ID) {');
+  const quiet = reviewIn(patchOf(original, commented, 'vfio/example: comment the devid report'));
+  assert.deepEqual(quiet.files.map((f) => [f.path, f.mode]), [[rel, 'tree']]);
+  assert.deepEqual(quiet.findings, [], 'comments alone introduce nothing (the finding on the commented line was there before)');
+
+  // The tree says to ignore that finding on its line; a patch that only drops the suppression brings it back.
+  const suppressed = original.replace(sentinel, `${sentinel}\t/* vfio-review: ignore union-member-type-mismatch */`);
+  writeFileSync(file, suppressed);
+  const dropped = reviewIn(patchOf(suppressed, original, 'vfio/example: drop a suppression'));
+  assert.deepEqual(dropped.findings.map((f) => f.rule), ['union-member-type-mismatch']);
+  assert.match(dropped.findings[0].message, /^drivers\/vfio\/pci\/vfio_example_core\.c:\d+: /);
+});

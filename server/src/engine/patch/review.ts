@@ -13,6 +13,7 @@ import { DEFAULT_LOCK_INDEX, indexFiles } from '../analyses/locks';
 import type { Finding, RelatedLocation, Severity } from '../types';
 import { hashText, realInside } from '../workspace';
 import { applyFilePatch } from './apply';
+import { onlyCommentsChanged } from './comment-only';
 import { functionsAt } from './functions';
 import { hunksOnlyTexts } from './hunks-only';
 import type { FilePatch, HunkLine, PatchInput, PatchMail } from './types';
@@ -131,7 +132,9 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
           });
         }
       }
-      const checked = plans.filter((p) => p.mode !== 'skipped' && C_FILE.test(p.newRel ?? p.oldRel ?? ''));
+      // A kernel C file whose code the patch leaves as it was (comments only) cannot gain a
+      // finding: it is not checked before and after (comment-only.ts).
+      const checked = plans.filter((p) => p.mode !== 'skipped' && C_FILE.test(p.newRel ?? p.oldRel ?? '') && !commentsOnly(analyser, p, abs));
 
       // Before: the overlays hold the previous patch's result already; hunks-only files get their old side.
       for (const p of checked) if (p.mode === 'hunks' && p.oldRel && p.before !== undefined) setText(analyser, abs(p.oldRel), p.before);
@@ -230,6 +233,11 @@ function readTreeFile(analyser: Analyser, tree: string, rel: string): string | u
 function setText(analyser: Analyser, file: string, text: string | undefined): void {
   if (text === undefined) analyser.closeDocument(file);
   else if (analyser.store.read(file)?.text !== text || !analyser.store.isOpen(file)) analyser.openDocument(file, text, 1);
+}
+
+function commentsOnly(analyser: Analyser, p: FilePlan, abs: (rel: string) => string): boolean {
+  if (p.mode !== 'tree' || p.before === undefined || p.after === undefined || !p.oldRel || p.oldRel !== p.newRel) return false;
+  return !analyser.isUapi(abs(p.oldRel)) && onlyCommentsChanged(p.before, p.after);
 }
 
 function checkFile(analyser: Analyser, file: string, token?: CancelToken): Finding[] {

@@ -143,29 +143,33 @@ export class SourceStore {
   }
 }
 
-/** What the facts keep of their blanking, for the next edit to start from. */
-const trackedBlanks = new WeakMap<FileFacts, () => TrackedBlank>();
-/** Whether the facts' parse text has been made (an edit carries it over only then). */
-const madeParseTexts = new WeakMap<FileFacts, () => string | undefined>();
+/** What lazy facts hold besides their fields, for the next edit to start from (editedFacts). */
+interface FactsState {
+  /** The blanking with its comment spans, made now if it was not yet. */
+  tracked(): TrackedBlank;
+  /** The parse text, if it has been made. */
+  parseTextMade(): string | undefined;
+}
+const factsStates = new WeakMap<FileFacts, FactsState>();
 
 /** Directives are needed for every included file; blanking only for the files that get parsed. */
 function lazyFacts(file: SourceFile, known: { directives?: Directive[]; tracked?: TrackedBlank; parseText?: string } = {}): FileFacts {
   let tracked = known.tracked;
   let parseText = known.parseText;
   const directives = known.directives ?? scanDirectives(file.text);
+  const state: FactsState = { tracked: () => (tracked ??= blankTracked(file.text)), parseTextMade: () => parseText };
   const facts: FileFacts = {
     hash: file.hash,
     directives,
     lineCount: countLines(file.text),
     get blank() {
-      return (tracked ??= blankTracked(file.text)).result;
+      return state.tracked().result;
     },
     get parseText() {
       return (parseText ??= neutraliseDirectives(this.blank.text, directives));
     },
   };
-  trackedBlanks.set(facts, () => (tracked ??= blankTracked(file.text)));
-  madeParseTexts.set(facts, () => parseText);
+  factsStates.set(facts, state);
   return facts;
 }
 
@@ -176,17 +180,14 @@ function lazyFacts(file: SourceFile, known: { directives?: Directive[]; tracked?
  * adds or removes no line end) and directive neutralisation leaves the line as blanked.
  */
 function editedFacts(prevText: string, prev: FileFacts, file: SourceFile, edit: { start: number; end: number; inserted: string }): FileFacts | undefined {
-  const prevTracked = trackedBlanks.get(prev)?.();
-  if (!prevTracked) return undefined;
-  const tracked = reblankLine(prevText, prevTracked, file.text, edit);
-  if (!tracked) return undefined;
-  const lineStart = prevText.lastIndexOf('\n', edit.start - 1) + 1;
-  const oldEnd = prevText.indexOf('\n', edit.end);
-  const oldLineEnd = oldEnd < 0 ? prevText.length : oldEnd;
-  const newLineEnd = oldLineEnd + edit.inserted.length - (edit.end - edit.start);
-  const prevParse = madeParseTexts.get(prev)?.();
-  const parseText = prevParse === undefined ? undefined : prevParse.slice(0, lineStart) + tracked.result.text.slice(lineStart, newLineEnd) + prevParse.slice(oldLineEnd);
-  return lazyFacts(file, { directives: prev.directives, tracked, parseText });
+  const state = factsStates.get(prev);
+  if (!state) return undefined;
+  const redone = reblankLine(prevText, state.tracked(), file.text, edit);
+  if (!redone) return undefined;
+  const { start, oldEnd, newEnd } = redone.line;
+  const prevParse = state.parseTextMade();
+  const parseText = prevParse === undefined ? undefined : prevParse.slice(0, start) + redone.result.text.slice(start, newEnd) + prevParse.slice(oldEnd);
+  return lazyFacts(file, { directives: prev.directives, tracked: redone, parseText });
 }
 
 function countLines(text: string): number {

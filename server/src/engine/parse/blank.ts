@@ -196,6 +196,11 @@ export interface TrackedBlank {
   comments: number[];
 }
 
+/** reblankLine's answer: the new blanking, and the line it redid (its end in the old and the new text). */
+export interface ReblankedLine extends TrackedBlank {
+  line: { start: number; oldEnd: number; newEnd: number };
+}
+
 export function blankTracked(text: string): TrackedBlank {
   const found = scanWindow(text, 0, text.length, []);
   return { result: { text: found.out.apply(text), annotations: found.annotations, statementMacros: found.statementMacros }, comments: found.comments };
@@ -359,7 +364,7 @@ const parens = (line: string) => line.replace(/[^()]/g, '');
  * caller blanks the whole text. `edit` is [start, end) of oldText replaced by `inserted`.
  * (A tested equivalence: test/engine/blank-incremental.test.mjs compares it with blankKernelC.)
  */
-export function reblankLine(oldText: string, old: TrackedBlank, newText: string, edit: { start: number; end: number; inserted: string }): TrackedBlank | undefined {
+export function reblankLine(oldText: string, old: TrackedBlank, newText: string, edit: { start: number; end: number; inserted: string }): ReblankedLine | undefined {
   const { start, end, inserted } = edit;
   if (/[\r\n]/.test(inserted) || /[\r\n]/.test(oldText.slice(start, end))) return undefined;
   const lineStart = oldText.lastIndexOf('\n', start - 1) + 1;
@@ -408,5 +413,6 @@ export function reblankLine(oldText: string, old: TrackedBlank, newText: string,
       statementMacros: [...before(old.result.statementMacros), ...redone.statementMacros, ...after(old.result.statementMacros)],
     },
     comments: old.comments.map((p) => (p >= oldLineEnd ? p + delta : p)),
+    line: { start: lineStart, oldEnd: oldLineEnd, newEnd: newLineEnd },
   };
 }

@@ -33,6 +33,10 @@ test('over budget: the first ABI is laid out, the rest and the remaining rules a
   assert.deepEqual(Object.keys(report.arches), [ALL_ABIS[0]]);
   assert.match(report.incomplete, /not laid out on i386/);
   engine.dispose();
+  // The note follows the rule's severity setting, like every finding.
+  const quiet = await createEngine({ root, fileBudgetMs: 1, severities: { 'analysis-incomplete': 'off' } });
+  assert.ok(!quiet.check(file).some((f) => f.rule === 'analysis-incomplete'));
+  quiet.dispose();
 });
 
 test('within budget (or none): every ABI and rule, no analysis-incomplete', async (t) => {

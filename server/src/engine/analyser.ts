@@ -279,6 +279,12 @@ export class Analyser implements AnalysisService {
     return model;
   }
 
+  /** The per-file budget (EngineOptions.fileBudgetMs) and when work started now must stop starting. */
+  private budget(): { ms: number; deadline: number } {
+    const ms = this.options.fileBudgetMs ?? DEFAULT_FILE_BUDGET_MS;
+    return { ms, deadline: ms > 0 ? Date.now() + ms : Infinity };
+  }
+
   unit(file: string, abi: AbiName): Unit {
     const uapi = this.isUapi(file);
     const key = `${abi}\0${uapi}\0${file}`;
@@ -391,12 +397,11 @@ export class Analyser implements AnalysisService {
     const abis = arches?.length ? arches : this.arches;
     if (!this.store.read(file)) throw new UsageError(`cannot read ${file}`);
     const report: LayoutReport = { version: 1, arches: {} };
-    const budget = this.options.fileBudgetMs ?? DEFAULT_FILE_BUDGET_MS;
-    const deadline = budget > 0 ? Date.now() + budget : Infinity;
+    const budget = this.budget();
     for (const abi of abis) {
-      if (abi !== abis[0] && Date.now() > deadline) {
+      if (abi !== abis[0] && Date.now() > budget.deadline) {
         const rest = abis.slice(abis.indexOf(abi));
-        report.incomplete = `stopped after the budget of ${budget / 1000} s for one file: not laid out on ${rest.join(', ')}`;
+        report.incomplete = `stopped after the budget of ${budget.ms / 1000} s for one file: not laid out on ${rest.join(', ')}`;
         break;
       }
       const unit = this.unit(file, abi);
@@ -460,8 +465,8 @@ export class Analyser implements AnalysisService {
     // Kernel C is analysed on the editor's tree (all branches); a uapi header on its per-ABI
     // variants, with macros expanded, so their parse problems are the ones that matter.
     const parseProblems = uapi ? [] : extractModel(file, tree, []).problems;
-    const budget = this.options.fileBudgetMs ?? DEFAULT_FILE_BUDGET_MS;
-    const deadline = budget > 0 ? Date.now() + budget : Infinity;
+    const budget = this.budget();
+    const deadline = budget.deadline;
     const skippedAbis: AbiName[] = [];
     const skippedRules: string[] = [];
     const ctx: RuleContext = {
@@ -517,26 +522,24 @@ export class Analyser implements AnalysisService {
         });
       }
     }
-    // Functions nested beyond the control-flow analysis: left out by the lock, flag and union
-    // analyses, and said so here rather than reported clean.
-    const incompleteSetting = severities['analysis-incomplete'] ?? 'info';
-    if (!uapi && incompleteSetting !== 'off') {
-      for (const fn of tooDeepFunctions(tree, facts.parseText)) {
-        findings.push({
-          file, rule: 'analysis-incomplete', severity: incompleteSetting as Severity, range: { start: { line: fn.line, character: 0 }, end: { line: fn.line, character: 0 } },
-          message: `function ${fn.name}: statements nested more than ${MAX_CFG_DEPTH} levels deep; the lock, flag and union analyses leave it out.`,
-        });
+    // Work left undone is said, not reported clean: functions nested beyond the control-flow
+    // analysis (left out by the lock, flag and union analyses), and what the budget cut.
+    const incomplete = severities['analysis-incomplete'] ?? 'info';
+    const note = (line: number, message: string) =>
+      findings.push({ file, rule: 'analysis-incomplete', severity: incomplete as Severity, range: { start: { line, character: 0 }, end: { line, character: 0 } }, message });
+    if (incomplete !== 'off') {
+      if (!uapi) {
+        for (const fn of tooDeepFunctions(tree, facts.parseText)) {
+          note(fn.line, `function ${fn.name}: statements nested more than ${MAX_CFG_DEPTH} levels deep; the lock, flag and union analyses leave it out.`);
+        }
       }
-    }
-    if (skippedAbis.length || skippedRules.length) {
-      const what = [
-        skippedAbis.length ? `not laid out on ${skippedAbis.join(', ')}` : '',
-        skippedRules.length ? `rules not run: ${skippedRules.join(', ')}` : '',
-      ].filter(Boolean).join('; ');
-      findings.push({
-        file, rule: 'analysis-incomplete', severity: 'info', range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
-        message: `analysis stopped after its budget of ${budget / 1000} s on this file: ${what}. A generated file this large is better left out ("ignore" in .vfio-review.json); fileBudgetMs raises the budget.`,
-      });
+      if (skippedAbis.length || skippedRules.length) {
+        const what = [
+          skippedAbis.length ? `not laid out on ${skippedAbis.join(', ')}` : '',
+          skippedRules.length ? `rules not run: ${skippedRules.join(', ')}` : '',
+        ].filter(Boolean).join('; ');
+        note(0, `analysis stopped after its budget of ${budget.ms / 1000} s on this file: ${what}. A generated file this large is better left out ("ignore" in .vfio-review.json); fileBudgetMs raises the budget.`);
+      }
     }
     return findings;
   }
@@ -545,8 +548,7 @@ export class Analyser implements AnalysisService {
   codeLenses(file: string): Lens[] {
     if (!this.isUapi(file) || !this.store.read(file)) return [];
     const layouts = new Map<AbiName, TypeLayout[]>();
-    const budget = this.options.fileBudgetMs ?? DEFAULT_FILE_BUDGET_MS;
-    const deadline = budget > 0 ? Date.now() + budget : Infinity;
+    const { deadline } = this.budget();
     for (const abi of this.arches) {
       if (abi !== this.arches[0] && Date.now() > deadline) break;
       layouts.set(abi, this.typeLayouts(this.unit(file, abi)));

@@ -126,10 +126,11 @@ function findUapiHeaders(ctx: RuleContext, root: string): string[] {
 }
 
 /**
- * Per parse tree, with what it was built from: the configuration (it may change, or stop being
- * trusted) and the header models (an open C file keeps its tree while its headers are edited).
+ * Per parse tree, with the header part it was built on: the part stands for the configuration (it
+ * may change, or stop being trusted) and the header models (an open C file keeps its tree while
+ * its headers are edited).
  */
-const indexCache = new WeakMap<object, { config: FlagConfigFacts | undefined; headers: HeaderEntry[]; index: FlagIndex }>();
+const indexCache = new WeakMap<object, { part: HeaderPart; index: FlagIndex }>();
 
 type HeaderEntry = NonNullable<ReturnType<typeof headerModel>>;
 
@@ -237,9 +238,9 @@ function wholeTreeTokens(root: Node, name: string): Node[] {
 function buildKernelFlagIndex(ctx: RuleContext): FlagIndex {
   const config = configFacts(ctx.project.root, ctx.project.store, ctx.project.options);
   const headers = uapiHeadersOf(ctx).map((h) => headerModel(h, ctx)).filter((e): e is HeaderEntry => !!e);
-  const hit = indexCache.get(ctx.source.tree);
-  if (hit && hit.config === config && hit.headers.length === headers.length && hit.headers.every((e, i) => e === headers[i])) return hit.index;
   const part = headerPart(config, headers);
+  const hit = indexCache.get(ctx.source.tree);
+  if (hit?.part === part) return hit.index;
   const tokens = tokenFinder(ctx.source.tree, ctx.source.text, part.names);
   // The header discriminants are copied: code discriminants add evidence to them for this tree only.
   const discriminants = part.discriminants.map((d) => ({ ...d, evidence: [...d.evidence] }));
@@ -262,7 +263,7 @@ function buildKernelFlagIndex(ctx: RuleContext): FlagIndex {
   }
   const ifs = [...candidates.values()].sort((a, b) => a.startIndex - b.startIndex);
   for (const d of codeDiscriminants(ifs, ctx.file, isFlag, (m) => part.unionMembers.get(m) ?? [])) mergeDiscriminant(index.discriminants, d);
-  indexCache.set(ctx.source.tree, { config, headers, index });
+  indexCache.set(ctx.source.tree, { part, index });
   return index;
 }
 

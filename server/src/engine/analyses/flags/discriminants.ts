@@ -1,7 +1,7 @@
 // Union discriminants: which flag (in which member) says a union member is the active one. From
 // configuration, from the header's comments ("devid is valid when X is set"), or from kernel code
 // that writes one member under `if (flags & X)` and the other in the else branch. Evidence kept.
-import type { Node, Tree } from 'web-tree-sitter';
+import type { Node } from 'web-tree-sitter';
 import { commentSentences, fieldKey, splitFieldRef, type Evidence, type FlagConfigFacts, type FlagModel } from './model';
 
 export interface Discriminant {
@@ -210,13 +210,11 @@ export function writtenMembers(n: Node | null): { member: string; node: Node }[]
 /**
  * `if (x->flags & FLAG) { ... u->a = ...; } else { ... u->b = ...; }` in kernel code (also
  * `!(x->flags & FLAG)`, `(x->flags & FLAG) == 0`: the branches swap). `statements`: the `if` statements
- * to look at, in document order (a tree: all of them; the index passes only those whose condition
- * names a flag).
+ * to look at, in document order (the index passes those whose condition names a flag).
  */
-export function codeDiscriminants(statements: Tree | Node[], file: string, isFlag: (n: string) => boolean, unionMember: (m: string) => { owner: string; siblings: string[] }[] | undefined): Discriminant[] {
+export function codeDiscriminants(statements: Node[], file: string, isFlag: (n: string) => boolean, unionMember: (m: string) => { owner: string; siblings: string[] }[] | undefined): Discriminant[] {
   const out: Discriminant[] = [];
-  for (const ifs of Array.isArray(statements) ? statements : statements.rootNode.descendantsOfType('if_statement')) {
-    if (!ifs) continue;
+  for (const ifs of statements) {
     const cond = ifs.childForFieldName('condition');
     const test = cond ? singleFlagTest(cond, isFlag) : undefined;
     if (!test) continue;

@@ -13,7 +13,7 @@ export const unionInactiveMember: Rule = {
   run(ctx, report) {
     const index = kernelFlagIndex(ctx);
     if (!index.discriminants.length) return;
-    for (const u of inactiveUnionUses(ctx.source.tree.rootNode, index.discriminants, index.tokens)) {
+    for (const u of inactiveUnionUses(index.discriminants, index.tokens)) {
       const d = u.discriminant;
       const ev = d.evidence[0];
       const how = u.known.how === 'tested' ? 'tested' : u.known.how === 'set' ? 'set' : 'cleared';

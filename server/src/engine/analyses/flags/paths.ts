@@ -53,18 +53,18 @@ function orOperands(n: Node | null): string[] | undefined {
 }
 
 /**
- * Reads and writes of discriminated union members, in every function of `root`, made on a path
+ * Reads and writes of discriminated union members, in every function of the tree, made on a path
  * where a discriminant's flag is known to be in the state that does not select the member.
  * `tokens` (FlagIndex.tokens) finds the functions that name a member and a flag from the names
- * themselves; without it every function's identifiers are read.
+ * themselves.
  */
-export function inactiveUnionUses(root: Node, discriminants: Discriminant[], tokens?: (name: string) => Node[]): UnionUse[] {
+export function inactiveUnionUses(discriminants: Discriminant[], tokens: (name: string) => Node[]): UnionUse[] {
   if (!discriminants.length) return [];
   const flags = new Set(discriminants.map((d) => d.flag));
   const members = new Set(discriminants.map((d) => d.member));
   const isFlag = (n: string) => flags.has(n);
   const out: UnionUse[] = [];
-  for (const body of tokens ? bodiesNaming(members, flags, tokens) : bodiesNamingByWalk(root, members, flags)) {
+  for (const body of bodiesNaming(members, flags, tokens)) {
     try {
       out.push(...analyseFunction(body, discriminants, isFlag));
     } catch (e) {
@@ -75,23 +75,7 @@ export function inactiveUnionUses(root: Node, discriminants: Discriminant[], tok
   return out;
 }
 
-/** Bodies of the functions that name a discriminated member and one of its flags, in document order. */
-function bodiesNamingByWalk(root: Node, members: Set<string>, flags: Set<string>): Node[] {
-  const out: Node[] = [];
-  for (const fn of root.descendantsOfType('function_definition')) {
-    const body = fn?.childForFieldName('body');
-    if (!fn || !body) continue;
-    // The text first: the identifier walk is the cost.
-    const text = body.text;
-    if (![...members].some((m) => text.includes(m)) || ![...flags].some((f) => text.includes(f))) continue;
-    const ids = new Set(body.descendantsOfType(['field_identifier', 'identifier']).map((n) => n?.text));
-    if (![...members].some((m) => ids.has(m)) || ![...flags].some((f) => ids.has(f))) continue;
-    out.push(body);
-  }
-  return out;
-}
-
-/** The same bodies, from the places the names occur up to the functions around them. */
+/** Bodies of the functions that name a discriminated member and one of its flags, in document order: from the places the names occur up to the functions around them. */
 function bodiesNaming(members: Set<string>, flags: Set<string>, tokens: (name: string) => Node[]): Node[] {
   const found = new Map<number, { body: Node; member: boolean; flag: boolean }>();
   const mark = (names: Set<string>, key: 'member' | 'flag') => {

@@ -20,6 +20,12 @@ export function isPatchPath(file: string, languageId?: string): boolean {
   return languageId === PATCH_LANGUAGE_ID || PATCH_EXTENSIONS.has(path.extname(file).toLowerCase());
 }
 
+/** Reads and reviews one version of a patch document (here or in the patch worker); the parser must be loaded. */
+export function reviewPatchText(file: string, text: string, options: EngineOptions, workspaceFolder: string | undefined, token?: CancelToken): { input: PatchInput; review: PatchReview } {
+  const input = readPatchInput(text);
+  return { input, review: reviewPatchInput(input, { document: file, documentText: text, tree: treeFor(file, options, workspaceFolder), engine: options, token }) };
+}
+
 export interface ReviewedDocument {
   version: number;
   input: PatchInput;
@@ -81,10 +87,7 @@ export class PatchDocuments {
       const response = await this.inWorker(worker, { file, text, options, workspaceFolder }, token);
       if ('error' in response) throw new Error(`patch review failed: ${response.error}`);
       if ('review' in response) done = response;
-    } else {
-      const input = readPatchInput(text);
-      done = { input, review: reviewPatchInput(input, { document: file, documentText: text, tree: treeFor(file, options, workspaceFolder), engine: options, token }) };
-    }
+    } else done = reviewPatchText(file, text, options, workspaceFolder, token);
     if (!done || done.review.cancelled) return undefined;
     this.reviewed.set(file, { version, ...done });
     return done.review.findings;

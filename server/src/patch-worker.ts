@@ -4,10 +4,7 @@
 // One review at a time, in the order asked; a shared flag cancels the running one between checks.
 import { parentPort } from 'node:worker_threads';
 import { loadParser } from './engine/parse/parser';
-import { readPatchInput } from './engine/patch/read';
-import { reviewPatchInput } from './engine/patch/review';
-import type { PatchReviewRequest, PatchReviewResponse } from './patch-documents';
-import { treeFor } from './patch-documents';
+import { reviewPatchText, type PatchReviewRequest, type PatchReviewResponse } from './patch-documents';
 
 const port = parentPort;
 if (!port) throw new Error('patch-worker.js runs as a worker thread of the language server');
@@ -23,11 +20,7 @@ port.on('message', (request: PatchReviewRequest) => {
       await ready;
       const token = { get isCancellationRequested() { return Atomics.load(cancelled, 0) !== 0; } };
       if (token.isCancellationRequested) return send({ id: request.id, cancelled: true });
-      const input = readPatchInput(request.text);
-      const review = reviewPatchInput(input, {
-        document: request.file, documentText: request.text, tree: treeFor(request.file, request.options, request.workspaceFolder), engine: request.options, token,
-      });
-      send({ id: request.id, input, review });
+      send({ id: request.id, ...reviewPatchText(request.file, request.text, request.options, request.workspaceFolder, token) });
     } catch (error) {
       send({ id: request.id, error: String((error as Error)?.stack ?? error) });
     }

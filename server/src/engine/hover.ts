@@ -58,9 +58,13 @@ export function* prepareHoversOn(a: Analyser, file: string): Generator<void, voi
   }
   // The uapi types the file names, laid out on every ABI (one unit per header and ABI, a step each).
   const text = a.store.read(file)?.text ?? '';
+  // Each type once: a driver names the same few structs hundreds of times.
+  const types = new Set<string>();
+  for (const m of text.matchAll(/\b(struct|union)\s+([A-Za-z_]\w*)/g)) types.add(`${m[1]} ${m[2]}`);
   const homes = new Set<string>();
-  for (const m of text.matchAll(/\b(struct|union)\s+([A-Za-z_]\w*)/g)) {
-    const home = homeOf(a, file, { tag: m[1] as 'struct' | 'union', name: m[2] });
+  for (const type of types) {
+    const [tag, name] = type.split(' ') as ['struct' | 'union', string];
+    const home = homeOf(a, file, { tag, name });
     if (home && 'file' in home) homes.add(home.file);
   }
   for (const home of homes) {

@@ -2,7 +2,7 @@
 // does not know (`if (x.flags & ~KNOWN) return -EINVAL;`), so that the bits stay usable for
 // future flags. A handler that tests flags without that check accepts garbage forever.
 import type { Node } from 'web-tree-sitter';
-import { declaredStruct, kernelFlagIndex } from '../analyses/flags/kernel';
+import { declaredStruct, enclosingFunction, kernelFlagIndex } from '../analyses/flags/kernel';
 import { fieldKey } from '../analyses/flags/model';
 import type { Rule } from './rule';
 
@@ -31,11 +31,8 @@ export const flagUnvalidated: Rule = {
     for (const name of index.tokens('copy_from_user')) {
       for (let c: Node = name, p = name.parent; p; c = p, p = p.parent) {
         if (p.type === 'call_expression' && p.childForFieldName('function')?.id === c.id) {
-          for (let fn = p.parent; fn; fn = fn.parent) {
-            if (fn.type !== 'function_definition') continue;
-            copies.push({ fn, call: p });
-            break;
-          }
+          const fn = enclosingFunction(p);
+          if (fn) copies.push({ fn, call: p });
           break;
         }
         if (p.startIndex !== name.startIndex || p.endIndex !== name.endIndex) break;

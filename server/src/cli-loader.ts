@@ -4,7 +4,8 @@
 // layout, abi-diff and the whole-uapi comparison").
 import path from 'node:path';
 import v8 from 'node:v8';
-import { defaultCacheRoot, runBundle } from './startup-cache';
+import { defaultCacheDir } from './engine/cache/entries';
+import { runBundle } from './startup-cache';
 
 /**
  * Commands that parse a few headers and end: optimising tree-sitter's wasm with TurboFan costs
@@ -24,7 +25,7 @@ export function codeCacheFolder(args: string[], env: NodeJS.ProcessEnv = process
     if (arg === '--cache' && i + 1 < args.length) dir = args[++i];
     else if (arg.startsWith('--cache=')) dir = arg.slice('--cache='.length);
   }
-  return path.join(path.resolve(dir ?? defaultCacheRoot(env)), 'code-cache');
+  return path.join(path.resolve(dir ?? defaultCacheDir(env)), 'code-cache');
 }
 
 const args = process.argv.slice(2);

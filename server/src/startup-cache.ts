@@ -6,7 +6,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import Module from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
 
@@ -20,13 +19,6 @@ export interface CodeCacheRun {
   entry?: string;
   /** hit: V8 took the entry; miss: there was none; rejected: it was damaged or V8 refused it. */
   outcome: 'hit' | 'miss' | 'rejected' | 'off';
-}
-
-/** The same folder as the findings cache's default (engine/cache/entries.ts), without its imports. */
-export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_CACHE_HOME;
-  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.cache');
-  return path.join(base, 'vfio-review');
 }
 
 /**

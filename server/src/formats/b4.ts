@@ -6,6 +6,7 @@
 //  - `b4 review`'s external check tools: a JSON array of { tool, status: pass|warn|fail, summary,
 //    url?, details? } on stdout.
 // Notes (info, hint) are left out of both: b4 would show every note as a warning.
+import { ruleDocUrl } from '../engine/rules/rule';
 import type { Finding } from '../engine/types';
 
 const TOOL = 'vfio-review';
@@ -47,8 +48,7 @@ export function toB4Review(findings: Finding[], docsBase?: string): B4ReviewResu
     summary: `${parts.join(', ')}: ${oneLine(list[0].message)}`,
     details: list.map((f) => `${f.severity}: ${oneLine(f.message)} [${f.rule}]`).join('\n'),
   };
-  // `(?<!\/)`: only the first slash of a run is tried, so a long run is not rescanned from each slash.
-  if (docsBase) result.url = `${docsBase.replace(/(?<!\/)\/+$/, '')}/${encodeURIComponent(list[0].rule)}.md`;
+  if (docsBase) result.url = ruleDocUrl(docsBase, list[0].rule);
   return [result];
 }
 

@@ -17,6 +17,7 @@ import type { InlayHint, Lens } from '../engine/lenses';
 /** The client command a CodeLens runs: arguments are the type name and the document URI. */
 export const SHOW_LAYOUT_COMMAND = 'vfioReview.showLayout';
 
+import { ruleDocUrl } from '../engine/rules/rule';
 export const DIAGNOSTIC_SOURCE = 'vfio-review';
 
 /** The rule pages shipped with the extension: docs/rules next to dist/. */
@@ -25,8 +26,7 @@ export function defaultDocsBase(): string {
 }
 
 export function ruleDocUri(rule: string, docsBase: string = defaultDocsBase()): string {
-  // `(?<!\/)`: only the first slash of a run is tried, so a long run is not rescanned from each slash.
-  return `${docsBase.replace(/(?<!\/)\/+$/, '')}/${encodeURIComponent(rule)}.md`;
+  return ruleDocUrl(docsBase, rule);
 }
 
 export function pathToUri(file: string): string {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as Sarif from 'sarif';
 import type { RuleInfo } from '../engine/api';
+import { ruleDocUrl } from '../engine/rules/rule';
 import type { Finding, Range, Severity, SeveritySetting } from '../engine/types';
 
 export interface SarifOptions {
@@ -50,7 +51,7 @@ function ruleDescriptor(rule: RuleInfo, docsBase: string | undefined): Sarif.Rep
     defaultConfiguration: defaultConfiguration(rule.defaultSeverity),
   };
   // `(?<!\/)`: only the first slash of a run is tried, so a long run is not rescanned from each slash.
-  if (docsBase) descriptor.helpUri = `${docsBase.replace(/(?<!\/)\/+$/, '')}/${encodeURIComponent(rule.id)}.md`;
+  if (docsBase) descriptor.helpUri = ruleDocUrl(docsBase, rule.id);
   return descriptor;
 }
 

@@ -1,6 +1,7 @@
 // A review reply drafted from the findings: the patch quoted with `> `, trimmed to the hunks
 // that have findings, each finding written under the line it is about. The reviewer edits it
 // and sends it with their own mail client; nothing here sends mail.
+import { ruleDocUrl } from '../rules/rule';
 import type { Finding } from '../types';
 import type { PatchInput, PatchMail } from './types';
 import { PATCH_HUNKS_ONLY_RULE, PATCH_INPUT_RULE, type PatchFinding } from './review';
@@ -93,7 +94,7 @@ export function draftReply(mail: PatchMail, allFindings: PatchFinding[], options
       lines.push('');
       for (const f of here) {
         // `(?<!\/)`: only the first slash of a run is tried, so a long run is not rescanned from each slash.
-        const link = options.docsBase ? ` (${options.docsBase.replace(/(?<!\/)\/+$/, '')}/${f.rule}.md)` : '';
+        const link = options.docsBase ? ` (${ruleDocUrl(options.docsBase, f.rule)})` : '';
         lines.push(`${f.message}`, `[vfio-review ${f.rule}, ${f.severity}${link}]`, '');
       }
     }

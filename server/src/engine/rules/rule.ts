@@ -72,3 +72,9 @@ export function groupByValue<T>(arches: AbiName[], valueOf: (abi: AbiName) => T)
   }
   return groups;
 }
+
+/** The page of `rule` under `docsBase` (docs/rules/<rule>.md), for diagnostics, SARIF, b4 and replies. */
+export function ruleDocUrl(docsBase: string, rule: string): string {
+  // `(?<!\/)`: only the first slash of a run is tried, so a long run is not rescanned from each slash.
+  return `${docsBase.replace(/(?<!\/)\/+$/, '')}/${encodeURIComponent(rule)}.md`;
+}

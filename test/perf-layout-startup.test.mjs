@@ -202,3 +202,26 @@ test('a rebuilt bundle does not read the previous build\'s entry', async () => {
     fs.rmSync(s.dir, { recursive: true, force: true });
   }
 });
+
+test('a new entry prunes the oldest entries of the same bundle, keeping three others; other bundles\' entries stay', async () => {
+  const s = scratch();
+  try {
+    fs.mkdirSync(s.codeCache, { recursive: true });
+    const hex = (i) => String(i).repeat(40).slice(0, 40);
+    const old = [1, 2, 3, 4, 5].map((i) => `cli-${hex(i)}.bin`);
+    const other = `check-worker-${hex(6)}.bin`;
+    [...old, other].forEach((name, i) => {
+      const file = path.join(s.codeCache, name);
+      fs.writeFileSync(file, 'an older build');
+      const at = new Date(Date.now() - (10 - i) * 60_000);
+      fs.utimesSync(file, at, at);
+    });
+    const r = await run(loader, ['--version'], { ...s.env, VFIO_REVIEW_CACHE_STATS: '1' });
+    assert.equal(outcome(r), 'miss');
+    const left = entriesIn(s.codeCache);
+    assert.deepEqual(left.filter((n) => old.includes(n) || n === other), [...old.slice(2), other].sort());
+    assert.equal(left.length, 5, left.join(', '));
+  } finally {
+    fs.rmSync(s.dir, { recursive: true, force: true });
+  }
+});

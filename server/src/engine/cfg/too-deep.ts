@@ -3,6 +3,7 @@
 // nothing about them. Found cheaply: a scan of the parse text's braces picks the candidates, and
 // only those are built into a CFG to be sure.
 import type { Node, Tree } from 'web-tree-sitter';
+import { declaratorName } from '../analyses/locks/extract';
 import { buildCfg, CfgTooDeep, MAX_CFG_DEPTH } from './build';
 
 /** A block is two levels of the builder (the statement and its braces); below this brace depth no body is too deep. */
@@ -39,7 +40,7 @@ export function tooDeepFunctions(tree: Tree, parseText: string): TooDeepFunction
     seen.add(top.id);
     const body = top.childForFieldName('body');
     if (!body || !isTooDeep(body)) continue;
-    out.push({ name: functionName(top) ?? '(unnamed)', line: top.startPosition.row });
+    out.push({ name: declaratorName(top.childForFieldName('declarator')) ?? '(unnamed)', line: top.startPosition.row });
   }
   return out;
 }
@@ -53,13 +54,4 @@ function isTooDeep(body: Node): boolean {
     // Any other failure is the analyses' to report.
     return false;
   }
-}
-
-function functionName(def: Node): string | undefined {
-  let d: Node | null = def.childForFieldName('declarator');
-  for (let i = 0; d && i < 8; i++) {
-    if (d.type === 'identifier') return d.text;
-    d = d.childForFieldName('declarator');
-  }
-  return undefined;
 }

@@ -1,4 +1,4 @@
-// What the bench modules share: medians, whole-process timing with peak memory, and the file
+// What the bench modules share: medians, whole-process timing with CPU time and peak memory, and the file
 // sets the issue names (the VFIO set; the tree that ../shared/scripts/kernel-src extracts).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -13,22 +13,25 @@ export const round = (x, digits = 1) => (x === null || x === undefined ? null : 
 const GNU_TIME = ['/usr/bin/time'].find((p) => existsSync(p));
 
 /**
- * Runs a command to its end: wall time (ms), peak resident memory (MiB, from GNU time when it is
- * installed, else null), exit status, stdout and stderr.
+ * Runs a command to its end: wall time (ms), CPU time (s, user + system, all threads) and peak
+ * resident memory (MiB), both from GNU time when it is installed, else null, exit status, stdout
+ * and stderr.
  */
 export function runTimed(command, args, { cwd, env, timeoutMs = 4 * 3600_000 } = {}) {
-  const wrapped = GNU_TIME ? [GNU_TIME, ['-f', '__peak_kib=%M', command, ...args]] : [command, args];
+  const wrapped = GNU_TIME ? [GNU_TIME, ['-f', '__cpu=%U+%S __peak_kib=%M', command, ...args]] : [command, args];
   const t = performance.now();
   const r = spawnSync(wrapped[0], wrapped[1], { cwd, env, encoding: 'utf8', maxBuffer: 512 << 20, timeout: timeoutMs });
   const ms = performance.now() - t;
   let stderr = r.stderr ?? '';
   let peakMiB = null;
-  const m = /__peak_kib=(\d+)\s*$/.exec(stderr);
+  let cpuS = null;
+  const m = /__cpu=([\d.]+)\+([\d.]+) __peak_kib=(\d+)\s*$/.exec(stderr);
   if (m) {
-    peakMiB = round(Number(m[1]) / 1024);
+    cpuS = Number(m[1]) + Number(m[2]);
+    peakMiB = round(Number(m[3]) / 1024);
     stderr = stderr.slice(0, m.index);
   }
-  return { ms, peakMiB, status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr, error: r.error };
+  return { ms, cpuS, peakMiB, status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr, error: r.error };
 }
 
 /** The VFIO set of the issue: drivers/vfio/**, drivers/iommu/iommufd/**, include/linux/vfio*.h, the two uapi headers. */

@@ -8,25 +8,7 @@
 // seconds of --jobs 1 over half those of --jobs 2: what the workers repeat, without the waits).
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { bytesOf, median, mib, round, treeDirs, walk } from './measure.mjs';
-
-/** A whole process: wall ms, CPU seconds and peak MiB from GNU time (null without it), exit, output. */
-function runWithCpu(command, args, { cwd, timeoutMs }) {
-  const timed = existsSync('/usr/bin/time');
-  const [cmd, argv] = timed ? ['/usr/bin/time', ['-f', '__cpu=%U+%S __peak_kib=%M', command, ...args]] : [command, args];
-  const t = performance.now();
-  const r = spawnSync(cmd, argv, { cwd, encoding: 'utf8', maxBuffer: 512 << 20, timeout: timeoutMs });
-  const ms = performance.now() - t;
-  let stderr = r.stderr ?? '';
-  const m = /__cpu=([\d.]+)\+([\d.]+) __peak_kib=(\d+)\s*$/.exec(stderr);
-  if (m) stderr = stderr.slice(0, m.index);
-  return {
-    ms, cpuS: m ? Number(m[1]) + Number(m[2]) : null, peakMiB: m ? round(Number(m[3]) / 1024) : null,
-    status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr,
-  };
-}
+import { bytesOf, median, mib, round, runTimed, treeDirs, walk } from './measure.mjs';
 
 export function benchTreeScan({ repo, kernel, runs = 1, dirs = treeDirs(kernel), jobs = [1, 2], timeoutMs = 6 * 3600_000 }) {
   const files = dirs.flatMap((d) => walk(kernel, d));
@@ -36,7 +18,7 @@ export function benchTreeScan({ repo, kernel, runs = 1, dirs = treeDirs(kernel),
   for (let i = 0; i < runs; i++) {
     for (const n of jobs) {
       const load = os.loadavg()[0];
-      const r = runWithCpu(process.execPath, [path.join(repo, 'dist', 'cli.js'), 'check', ...dirs, '--root', kernel, '--jobs', String(n), '--no-cache', '--fail-on', 'never', '--format', 'json'], { cwd: kernel, timeoutMs });
+      const r = runTimed(process.execPath, [path.join(repo, 'dist', 'cli.js'), 'check', ...dirs, '--root', kernel, '--jobs', String(n), '--no-cache', '--fail-on', 'never', '--format', 'json'], { cwd: kernel, timeoutMs });
       if (r.status !== 0) return { dirs, error: `--jobs ${n}: ${r.signal ? `stopped by ${r.signal}` : `exit ${r.status}`}: ${r.stderr.trim().split('\n').pop() ?? ''}` };
       // Same findings whatever the number of jobs.
       if (reference === undefined) reference = r.stdout;

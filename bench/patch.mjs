@@ -10,8 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+import { median } from './measure.mjs';
 
 /** Ten edits of 6.12 files, each a commit: ABI changes, a lock removed, helpers, comments. */
 export const SERIES = [
@@ -159,7 +158,6 @@ export function benchPatch({ repo, kernel, runs = 5 }) {
       perPatch.vfioReviewWarm.push(wSum);
       perPatch.checkpatch.push(cSum);
     }
-    const m = (xs) => median(xs);
     return {
       patches: patches.length,
       runs,
@@ -167,8 +165,8 @@ export function benchPatch({ repo, kernel, runs = 5 }) {
       findingRules: [...new Set(findings.map((f) => f.rule))].sort(),
       checkpatchMessages: checkpatchLines,
       // vfioReview: cold (--no-cache); vfioReviewWarm: with the cache folder filled.
-      seriesMs: { vfioReview: m(series.vfioReview), vfioReviewWarm: m(series.vfioReviewWarm), checkpatch: m(series.checkpatch), ratio: m(series.vfioReview) / m(series.checkpatch), ratioWarm: m(series.vfioReviewWarm) / m(series.checkpatch) },
-      perPatchMs: { vfioReview: m(perPatch.vfioReview), vfioReviewWarm: m(perPatch.vfioReviewWarm), checkpatch: m(perPatch.checkpatch), ratio: m(perPatch.vfioReview) / m(perPatch.checkpatch), ratioWarm: m(perPatch.vfioReviewWarm) / m(perPatch.checkpatch) },
+      seriesMs: { vfioReview: median(series.vfioReview), vfioReviewWarm: median(series.vfioReviewWarm), checkpatch: median(series.checkpatch), ratio: median(series.vfioReview) / median(series.checkpatch), ratioWarm: median(series.vfioReviewWarm) / median(series.checkpatch) },
+      perPatchMs: { vfioReview: median(perPatch.vfioReview), vfioReviewWarm: median(perPatch.vfioReviewWarm), checkpatch: median(perPatch.checkpatch), ratio: median(perPatch.vfioReview) / median(perPatch.checkpatch), ratioWarm: median(perPatch.vfioReviewWarm) / median(perPatch.checkpatch) },
     };
   } catch (error) {
     return { error: error.message };

@@ -5,14 +5,13 @@
 // hits and misses on stderr.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCli } from './support/cli-run.mjs';
 
 const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const cliPath = path.join(repo, 'dist', 'cli.js');
 const fixture = path.join(repo, 'test', 'fixtures', 'jobs', 'linux');
 const example = path.join(repo, 'examples', 'linux');
 
@@ -30,23 +29,10 @@ function workspace(tree = fixture) {
   return { tree: path.join(dir, 'linux'), cache: path.join(dir, 'cache') };
 }
 
-function run(args, { env = {}, cwd = temp } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VFIO_REVIEW_CACHE_STATS: '1', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const guard = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`hung: vfio-review ${args.join(' ')}`));
-    }, 180_000);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      const m = /cache .*: (\d+) hits, (\d+) misses, (\d+) dropped, (\d+) written/.exec(stderr);
-      resolve({ code, stdout, stderr, stats: m && { hits: +m[1], misses: +m[2], dropped: +m[3], written: +m[4] } });
-    });
-  });
+async function run(args, { env = {}, cwd = temp } = {}) {
+  const r = await runCli(args, { cwd, env: { VFIO_REVIEW_CACHE_STATS: '1', ...env } });
+  const m = /cache .*: (\d+) hits, (\d+) misses, (\d+) dropped, (\d+) written/.exec(r.stderr);
+  return { ...r, stats: m && { hits: +m[1], misses: +m[2], dropped: +m[3], written: +m[4] } };
 }
 
 const check = (tree, extra) => run(['check', tree, '--root', tree, '--format', 'json', '--fail-on', 'never', ...extra]);

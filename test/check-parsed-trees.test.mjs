@@ -5,32 +5,15 @@
 // fixtures and, when this machine has it, a sample of 6.12's drivers/vfio.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCli } from './support/cli-run.mjs';
+import { kernel612 } from './support/kernel-612.mjs';
 
 const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const cliPath = path.join(repo, 'dist', 'cli.js');
 
-function run(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    // A hang guard only.
-    const guard = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`hung: vfio-review ${args.join(' ')}`));
-    }, 300_000);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (args) => runCli(args, { timeoutMs: 300_000 });
 
 const findingsOf = (r) => JSON.parse(r.stdout).findings;
 const key = (f) => JSON.stringify(f);
@@ -63,18 +46,6 @@ for (const [name, root] of [
     assert.ok(files.length >= 2);
     assert.ok(await sameAsAlone(root, files) > 0, 'the tree has findings');
   });
-}
-
-/** The Debian 6.12 tree, when this machine has it (../shared/scripts/kernel-src). */
-function kernel612() {
-  const script = path.join(repo, '..', 'shared', 'scripts', 'kernel-src');
-  if (!existsSync(script)) return undefined;
-  try {
-    const dir = execFileSync(script, ['6.12'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dir && existsSync(path.join(dir, 'drivers/vfio/pci/vfio_pci_core.c')) ? dir : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 const kernel = kernel612();

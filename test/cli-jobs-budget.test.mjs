@@ -5,44 +5,10 @@
 // ("analysis stopped after its budget"), so the output depended on N and on the load.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runCli } from './support/cli-run.mjs';
+import { kernel612 } from './support/kernel-612.mjs';
 
-const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const cliPath = path.join(repo, 'dist', 'cli.js');
-
-function run(args, cwd) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    // A hang guard only.
-    const guard = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`hung: vfio-review ${args.join(' ')}`));
-    }, 600_000);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** The Debian 6.12 tree, when this machine has it (../shared/scripts/kernel-src). */
-function kernel612() {
-  const script = path.join(repo, '..', 'shared', 'scripts', 'kernel-src');
-  if (!existsSync(script)) return undefined;
-  try {
-    const dir = execFileSync(script, ['6.12'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dir && existsSync(path.join(dir, 'drivers/vfio/pci/vfio_pci_core.c')) ? dir : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const run = (args, cwd) => runCli(args, { cwd, timeoutMs: 600_000 });
 
 const kernel = kernel612();
 

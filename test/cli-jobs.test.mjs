@@ -3,38 +3,20 @@
 // fails the file it had, like any engine failure, and the run still ends.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCli } from './support/cli-run.mjs';
 
 const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const cliPath = path.join(repo, 'dist', 'cli.js');
 const trees = {
   example: path.join(repo, 'examples', 'linux'),
   fixture: path.join(repo, 'test', 'fixtures', 'jobs', 'linux'),
 };
 const FORMATS = ['text', 'json', 'sarif', 'github'];
 
-/** Runs the CLI (asynchronously, so runs can overlap) with a generous hang guard. */
-function run(args, { cli = cliPath, cwd = repo } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const guard = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`hung: vfio-review ${args.join(' ')}`));
-    }, 180_000);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = runCli;
 
 for (const [name, tree] of Object.entries(trees)) {
   test(`check ${name} tree: --jobs 1, 2 and 3 print the same bytes in every format`, async () => {

@@ -6,7 +6,6 @@
 // programs come from the engine bundle's lockAnalysisOf, over real files and in-memory edits.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { Analyser, createEngine, lockAnalysisOf } from '../dist/engine.js';
+import { kernel612 } from './support/kernel-612.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.dirname(here);
@@ -182,18 +182,6 @@ test('warm: after each edit of a sequence, lockAnalysisOf warm from the last res
   assert.ok(differed >= EDITS.length - 2, `${differed} of ${EDITS.length} edits changed the result`);
   analyser.dispose?.();
 });
-
-/** The Debian 6.12 tree, when this machine has it (../shared/scripts/kernel-src). */
-function kernel612() {
-  const script = path.join(repo, '..', 'shared', 'scripts', 'kernel-src');
-  if (!existsSync(script)) return undefined;
-  try {
-    const dir = execFileSync(script, ['6.12'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dir && existsSync(path.join(dir, 'drivers/vfio/pci/vfio_pci_core.c')) ? dir : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const kernel = kernel612();
 const seriesModule = path.join(repo, 'bench/patch.mjs');

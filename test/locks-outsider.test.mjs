@@ -8,11 +8,11 @@
 // drivers/pci and drivers/iommu when that tree is on this machine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Analyser, createEngine, lockAnalysisOf } from '../dist/engine.js';
+import { kernel612 } from './support/kernel-612.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.dirname(here);
@@ -153,18 +153,6 @@ test('an outsider edited in memory (a lock dropped, a helper added that the file
   assert.equal(results.size, edits.length + 1, 'each edit changes the analysis');
   analyser.dispose?.();
 });
-
-/** The Debian 6.12 tree, when this machine has it (../shared/scripts/kernel-src). */
-function kernel612() {
-  const script = path.join(repo, '..', 'shared', 'scripts', 'kernel-src');
-  if (!existsSync(script)) return undefined;
-  try {
-    const dir = execFileSync(script, ['6.12'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dir && existsSync(path.join(dir, 'drivers/vfio/pci/vfio_pci_core.c')) ? dir : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const kernel = kernel612();
 

@@ -1,0 +1,30 @@
+// Runs the CLI bundle (dist/cli.js) in a child process, asynchronously so that runs can overlap.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
+export const cliPath = path.join(repo, 'dist', 'cli.js');
+
+/**
+ * `vfio-review ...args` (or the bundle `cli`) in `cwd` with `env` added to the environment:
+ * { code, stdout, stderr }. `timeoutMs` is a hang guard only: past it the child is killed and
+ * the run rejects.
+ */
+export function runCli(args, { cli = cliPath, cwd = repo, env, timeoutMs = 180_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: env && { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const guard = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`hung: vfio-review ${args.join(' ')}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

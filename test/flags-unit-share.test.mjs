@@ -5,13 +5,13 @@
 // when this machine has it, on the kernel C files of 6.12's VFIO set.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { kernel612 } from './support/kernel-612.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.dirname(here);
@@ -108,18 +108,6 @@ test('flag fixtures: the kernel flag index is the same on the engine\'s units as
   assert.ok(files.length >= 2);
   assert.equal(await compareOn(root, files), files.length, 'every fixture reaches a uapi header with flags');
 });
-
-/** The Debian 6.12 tree, when this machine has it (../shared/scripts/kernel-src). */
-function kernel612() {
-  const script = path.join(repo, '..', 'shared', 'scripts', 'kernel-src');
-  if (!existsSync(script)) return undefined;
-  try {
-    const dir = execFileSync(script, ['6.12'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dir && existsSync(path.join(dir, 'drivers/vfio/pci/vfio_pci_core.c')) ? dir : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const kernel = kernel612();
 

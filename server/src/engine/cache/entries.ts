@@ -57,31 +57,41 @@ export class EntryFolder {
   /** Deletes an entry that was found bad (another process may have replaced it already: fine). */
   drop(name: string): void {
     this.stats.dropped++;
-    try {
-      fs.unlinkSync(this.pathOf(name));
-    } catch {
-      // gone already
-    }
+    removeQuietly(this.pathOf(name));
   }
 
   write(name: string, value: unknown): void {
-    const file = this.pathOf(name);
-    const temp = `${file}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(temp, JSON.stringify(value));
-      // rename() replaces the target atomically: concurrent writers of one entry each put a
-      // whole entry in place, and the last one stays.
-      fs.renameSync(temp, file);
-      this.stats.written++;
-    } catch (error) {
-      this.stats.writeErrors++;
-      this.stats.lastWriteError = (error as Error).message;
-      try {
-        fs.unlinkSync(temp);
-      } catch {
-        // never created
-      }
-    }
+    writeAtomically(this.pathOf(name), () => JSON.stringify(value), this.stats);
+  }
+}
+
+/**
+ * Writes what `content` gives to `file` through a temporary file beside it renamed into place,
+ * counted in `stats` (a failure too: the run goes on without the entry). True when written.
+ */
+export function writeAtomically(file: string, content: () => string | Uint8Array, stats: EntryStats): boolean {
+  const temp = `${file}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(temp, content());
+    // rename() replaces the target atomically: concurrent writers of one entry each put a
+    // whole entry in place, and the last one stays.
+    fs.renameSync(temp, file);
+    stats.written++;
+    return true;
+  } catch (error) {
+    stats.writeErrors++;
+    stats.lastWriteError = (error as Error).message;
+    removeQuietly(temp);
+    return false;
+  }
+}
+
+/** Deletes `file` when it is there (gone already, or never written: fine). */
+export function removeQuietly(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // gone already, or never written
   }
 }

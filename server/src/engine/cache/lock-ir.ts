@@ -14,13 +14,12 @@
 // entry or none), nothing read back is trusted (an entry that does not deserialise or does not
 // have the expected shape, format, path and hash is deleted and rebuilt), and no failure here
 // fails a run.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
-import { threadId } from 'node:worker_threads';
 import type { FileIR } from '../analyses/locks/extract';
-import type { EntryStats } from './entries';
+import { removeQuietly, writeAtomically, type EntryStats } from './entries';
 
 /** Bumped when FileIR or the entry's shape changes in a way the tool stamp would not show. */
 export const LOCK_IR_FORMAT = 'vfio-review-lock-ir/1';
@@ -113,20 +112,8 @@ export class LockIRCache {
   /** Keeps `ir` for `file` at content `hash`; drops the path's oldest entries beyond the few kept. */
   write(file: string, hash: string, ir: FileIR): void {
     const entryPath = this.pathOf(file, hash);
-    const temp = `${entryPath}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      const bytes = v8.serialize({ format: LOCK_IR_FORMAT, stamp: this.stamp, file, hash, ir } satisfies Entry);
-      fs.mkdirSync(path.dirname(entryPath), { recursive: true });
-      fs.writeFileSync(temp, bytes);
-      // rename() replaces the target atomically: concurrent writers each put a whole entry in place.
-      fs.renameSync(temp, entryPath);
-      this.stats.written++;
-    } catch (error) {
-      this.stats.writeErrors++;
-      this.stats.lastWriteError = (error as Error).message;
-      removeQuietly(temp);
-      return;
-    }
+    const entry = () => v8.serialize({ format: LOCK_IR_FORMAT, stamp: this.stamp, file, hash, ir } satisfies Entry);
+    if (!writeAtomically(entryPath, entry, this.stats)) return;
     this.prune(path.dirname(entryPath), entryPath);
   }
 
@@ -151,14 +138,6 @@ export class LockIRCache {
     });
     aged.sort((a, b) => (a.p === keep ? -1 : b.p === keep ? 1 : b.mtime - a.mtime));
     for (const { p } of aged.slice(KEPT_PER_PATH)) removeQuietly(p);
-  }
-}
-
-function removeQuietly(file: string): void {
-  try {
-    fs.unlinkSync(file);
-  } catch {
-    // gone already, or never written
   }
 }
 

@@ -509,21 +509,7 @@ export function analyseProgram(p: Program, options: AnalyseOptions = {}): Analys
     if (!changed && callSitesCount(callSites) === sites) break;
     callSites = nextCallSites;
   }
-  const violations: Violation[] = [];
-  const findings: LockFinding[] = [];
-  const heldAt = new Map<FunctionIR, HeldPoint[]>();
-  const accesses = new Map<FunctionIR, AccessPoint[]>();
-  const checked = new Set<string>();
-  lastRound.forEach((r, i) => {
-    const fn = p.functions[i];
-    violations.push(...r.violations);
-    findings.push(...r.findings);
-    heldAt.set(fn, r.heldAt);
-    if (r.accesses.length) accesses.set(fn, r.accesses);
-    for (const c of r.checked) checked.add(c);
-  });
-  const result = { violations, findings, checkedCallSites: checked.size, heldAt, accesses };
-  const out: AnalysisResult = { summaries, ...result, stats: { rounds, analysed, reused, warm: !!earlier } };
+  const out: AnalysisResult = { summaries, ...reported(p.functions, lastRound), stats: { rounds, analysed, reused, warm: !!earlier } };
   warmStates.set(out, { structs, memos, rounds: trace, lastRead, lastMade });
   return out;
 }
@@ -685,22 +671,30 @@ export function analyseOutsider(index: { program: Program; result: AnalysisResul
     callSites = nextCallSites;
   }
   const all = new Map(index.result.summaries);
-  const violations = [...index.result.violations];
-  const findings = [...index.result.findings];
-  const heldAt = new Map(index.result.heldAt);
-  const accesses = new Map(index.result.accesses);
+  lastRound.forEach((r, i) => all.set(own[i], r.summary));
+  return { summaries: all, ...reported(own, lastRound, index.result), stats: { rounds: ran, analysed, reused, warm: false, againstIndex: true } };
+}
+
+/**
+ * What the last round's analyses report (`analyses[i]` is of `fns[i]`), after what `before`
+ * reported (the index's result, for a file outside it). The call sites `before` checked are in
+ * its own files, these in the added one: their counts add up.
+ */
+function reported(fns: FunctionIR[], analyses: Analysed[], before?: AnalysisResult): Omit<AnalysisResult, 'summaries' | 'stats'> {
+  const violations = [...(before?.violations ?? [])];
+  const findings = [...(before?.findings ?? [])];
+  const heldAt = new Map(before?.heldAt);
+  const accesses = new Map(before?.accesses);
   const checked = new Set<string>();
-  lastRound.forEach((r, i) => {
-    const fn = own[i];
-    all.set(fn, r.summary);
+  analyses.forEach((r, i) => {
+    const fn = fns[i];
     violations.push(...r.violations);
     findings.push(...r.findings);
     heldAt.set(fn, r.heldAt);
     if (r.accesses.length) accesses.set(fn, r.accesses);
     for (const c of r.checked) checked.add(c);
   });
-  // The index's checked call sites are in its own files, these in the added one: no overlap.
-  return { summaries: all, violations, findings, checkedCallSites: index.result.checkedCallSites + checked.size, heldAt, accesses, stats: { rounds: ran, analysed, reused, warm: false, againstIndex: true } };
+  return { violations, findings, checkedCallSites: (before?.checkedCallSites ?? 0) + checked.size, heldAt, accesses };
 }
 
 /** An analysis with its reads: those of `reads`, then the struct types it looked up. */

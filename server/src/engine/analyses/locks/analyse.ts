@@ -307,13 +307,18 @@ class LookupLog extends Map<string, Map<string, string | undefined>> {
   }
 }
 
-const structContents = new WeakMap<Map<string, string | undefined>, string>();
-function structContent(fields: Map<string, string | undefined> | undefined): string {
-  if (!fields) return '<none>';
-  let c = structContents.get(fields);
-  if (c === undefined) structContents.set(fields, (c = contentOf(fields)));
-  return c;
+/** `of`, computed once per object while the object lives. */
+function perObject<K extends object, V>(of: (k: K) => V): (k: K) => V {
+  const known = new WeakMap<K, V>();
+  return (k) => {
+    let v = known.get(k);
+    if (v === undefined) known.set(k, (v = of(k)));
+    return v;
+  };
 }
+
+const fieldsContent = perObject((fields: Map<string, string | undefined>) => contentOf(fields));
+const structContent = (fields: Map<string, string | undefined> | undefined): string => (fields ? fieldsContent(fields) : '<none>');
 
 const warmStates = new WeakMap<AnalysisResult, WarmState>();
 
@@ -321,27 +326,10 @@ const warmStates = new WeakMap<AnalysisResult, WarmState>();
 const contentOf = (x: unknown): string =>
   JSON.stringify(x, (_k, v) => (v instanceof Map ? { '<map>': [...v] } : v instanceof Set ? { '<set>': [...v] } : v === undefined ? '<undefined>' : v));
 
-const summaryContents = new WeakMap<Summary, string>();
-function summaryContent(s: Summary): string {
-  let c = summaryContents.get(s);
-  if (c === undefined) summaryContents.set(s, (c = contentOf(s)));
-  return c;
-}
-
-const summaryKeys = new WeakMap<Summary, string>();
-function cachedSummaryKey(s: Summary): string {
-  let k = summaryKeys.get(s);
-  if (k === undefined) summaryKeys.set(s, (k = summaryKey(s)));
-  return k;
-}
-
+const summaryContent = perObject((s: Summary) => contentOf(s));
+const cachedSummaryKey = perObject(summaryKey);
 /** Only the paths of a function's own requirements are read by its next analysis. */
-const ownContents = new WeakMap<Summary, string>();
-function ownContent(s: Summary): string {
-  let c = ownContents.get(s);
-  if (c === undefined) ownContents.set(s, (c = contentOf([...s.requires.values()].map((r) => r.path))));
-  return c;
-}
+const ownContent = perObject((s: Summary) => contentOf([...s.requires.values()].map((r) => r.path)));
 
 /** The same reads, recorded once each (a read answers the same throughout one analysis). */
 function recordingReads(plain: Reads, log: Read[]): Reads {

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { fuzzTarget, fixturesOf } from './fuzz/harness.mjs';
-import { createRng, deepNesting, mutate, MUTATION_NAMES, seedFromEnv, structuralCases } from './fuzz/mutate.mjs';
+import { createRng, deepNesting, mutate, MUTATIONS, MUTATION_NAMES, seedFromEnv, structuralCases } from './fuzz/mutate.mjs';
 import { TARGET_NAMES, loadSeeds, makeTree, textOf } from './fuzz/targets.mjs';
 
 const require = createRequire(import.meta.url);
@@ -41,6 +41,21 @@ test('mutations are reproducible from the seed and each changes its input', () =
   assert.deepEqual([...used].sort(), [...MUTATION_NAMES].sort());
   // patchHostile leaves C alone, so a draw of only that mutation keeps the seed.
   assert.ok(changed > 1800, `${changed} of 2000 mutated inputs differ from the seed`);
+});
+
+test('the patch bomb stays within a string\'s maximum length however long the hunk already is', () => {
+  // CI once drew a 4 MB hunk (a 1 MB line mutation before it) repeated 20,000 times: the mutator
+  // itself threw "Invalid string length". Every draw of the bomb must now produce bytes.
+  const hunk = `@@ -1,1 +1,1 @@\n-${'x'.repeat(4 * 1024 * 1024)}\n+y\n`;
+  const patch = Buffer.from(`diff --git a/f.h b/f.h\n--- a/f.h\n+++ b/f.h\n${hunk}`, 'latin1');
+  let bombs = 0;
+  for (let s = 1; s <= 60; s++) {
+    const rng = createRng(s);
+    const out = MUTATIONS.patchHostile(patch, rng);
+    assert.ok(Buffer.isBuffer(out));
+    if (out.length > patch.length * 1.5) bombs++;
+  }
+  assert.ok(bombs > 0, 'some draws chose the patch bomb');
 });
 
 test('structural cases: truncation at every 1/16th, 10,000-deep nesting, 1 MB lines, NUL, invalid UTF-8, CRLF, lone CR', () => {

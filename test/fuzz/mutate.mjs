@@ -204,12 +204,18 @@ export const MUTATIONS = {
       const start = text.indexOf('\n@@ ');
       const end = text.indexOf('\n@@ ', start + 1);
       const hunk = text.slice(start, end < 0 ? text.length : end);
-      return b(text.slice(0, start) + hunk.repeat(1000 + rng.int(20000)) + text.slice(start));
+      // Bounded by bytes, not count: an earlier mutation may have made the hunk megabytes long,
+      // and a string past V8's limit would throw here rather than test the reader.
+      const times = Math.min(1000 + rng.int(20000), Math.max(1, Math.floor(PATCH_BOMB_BYTES / Math.max(1, hunk.length))));
+      return b(text.slice(0, start) + hunk.repeat(times) + text.slice(start));
     }
     if (pick === 4) return b(text.replace('Subject: ', `Subject: ${'=?utf-8?q?=C3=A9?= \n '.repeat(5000)}`));
     return b(text.replace('diff --git', `${'From: x <x@y>\n'.repeat(2000)}diff --git`));
   },
 };
+
+/** A patch bomb stays below this, so the repeat cannot exceed a string's maximum length. */
+const PATCH_BOMB_BYTES = 16 * 1024 * 1024;
 
 export const MUTATION_NAMES = Object.keys(MUTATIONS);
 

@@ -113,7 +113,7 @@ async function reviewFile(file: string, tree: string | undefined, abis: AbiName[
     document,
     documentText: Buffer.from(bytes).toString('utf8'),
     tree,
-    engine: { arches: abis, docsBase: docsBase(), ...(cacheDir === undefined ? {} : { cacheDir }) },
+    engine: { arches: abis, docsBase: docsBase(), diskSnapshot: true, ...(cacheDir === undefined ? {} : { cacheDir }) },
   });
   return { file, document, review, input };
 }

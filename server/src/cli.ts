@@ -157,7 +157,7 @@ async function runCheck(args: string[], out: Output): Promise<number> {
 
   const workerData: CheckWorkerData = {
     // The engine keeps the lock analysis's per-file IR in the same folder (lock-ir/).
-    options: { root, arches, ...(cacheDir === undefined ? {} : { cacheDir }) },
+    options: { root, arches, diskSnapshot: true, ...(cacheDir === undefined ? {} : { cacheDir }) },
     cache: cacheDir === undefined ? undefined : { dir: cacheDir, stamp: toolStamp(version, [__filename, workerScript()]) },
     bases,
   };
@@ -487,7 +487,7 @@ async function runAbiDiff(args: string[], out: Output): Promise<number> {
 
   let engine: AnalysisService | undefined;
   try {
-    engine = await createEngine({ root, arches });
+    engine = await createEngine({ root, arches, diskSnapshot: true });
     engine.openDocument(newer.path, newer.text, 1);
     engine.setBase(newer.path, { text: older.text, label: oldSpec, location: older.location });
     const findings = engine.compare(newer.path, arches).sort(compareFindings);
@@ -516,7 +516,7 @@ async function runLayout(args: string[], out: Output): Promise<number> {
   if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) throw new CliError(`${fileArg}: no such file`);
   const root = resolveRoot(values.root, file);
 
-  const engine = await createEngine({ root, arches });
+  const engine = await createEngine({ root, arches, diskSnapshot: true });
   try {
     const report = engine.layouts(file, types, arches);
     const rootDir = root ?? process.cwd();

@@ -61,7 +61,7 @@ interface OpenDocument {
 const REVALIDATE_MS = 1000;
 
 export class Analyser implements AnalysisService {
-  readonly store = new SourceStore();
+  readonly store: SourceStore;
   private options: EngineOptions;
   private docs = new Map<string, OpenDocument>();
   private models = new Map<string, FileModel>();
@@ -82,6 +82,7 @@ export class Analyser implements AnalysisService {
 
   constructor(options: EngineOptions) {
     this.options = { ...options };
+    this.store = new SourceStore(options.diskSnapshot === true);
   }
 
   configure(options: Partial<EngineOptions>): void {

@@ -38,6 +38,11 @@ export interface EngineOptions {
    * process reads it back instead of parsing the file. Default: none (nothing is written).
    */
   cacheDir?: string;
+  /**
+   * The files on disk do not change while this engine lives (a CLI run): each is stat'd and read
+   * once instead of re-stat'd at every read. Default false (the editor's files change under it).
+   */
+  diskSnapshot?: boolean;
 }
 
 /** An LSP-style content change: a range edit, or a full replacement when `range` is absent. */

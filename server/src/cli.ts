@@ -16,7 +16,7 @@ import { FindingsCache, toolStamp } from './engine/cache/findings';
 import { lockIRStats, type LockIRStats } from './engine/cache/lock-ir';
 import { checkFiles, isIoError, isUsageError, type CheckWorkerData, type FileResult, type FromWorker, type ToWorker } from './check-files';
 import { collectInputs, InputPathError, unreadableReason } from './files';
-import { changedFiles, GitError, lookupRepo, PathOutsideRepoError, repoPath, resolveCommit, showFile } from './git';
+import { changedFiles, GitError, lookupRepo, PathOutsideRepoError, repoPath, resolveCommit, showFile, showFiles } from './git';
 import { formatGcc } from './formats/gcc';
 import { formatGithub } from './formats/github';
 import { formatJson } from './formats/json';
@@ -400,16 +400,14 @@ async function changedHeaderBases(rev: string, paths: string[], gitStart: string
       .map((rel) => ({ rel, file: byRealPath.get(realPathOf(path.join(top, rel))) }))
       .filter((c): c is { rel: string; file: string } => c.file !== undefined && isUapiHeader(c.file, root ?? findKernelRoot(c.file), DEFAULT_UAPI_GLOBS));
     const bases: BaseFor[] = [];
-    // A few git processes at a time: a release-to-release diff touches hundreds of headers.
-    for (let i = 0; i < wanted.length; i += 8) {
-      const texts = await Promise.all(wanted.slice(i, i + 8).map(({ rel }) => showFile(top, commit, rel)));
-      texts.forEach((text, j) => {
-        const { rel, file } = wanted[i + j];
-        if (text === undefined) return;
-        const location = `${rev}:${rel}`;
-        bases.push({ file, base: { text, label: location, location } });
-      });
-    }
+    // One git process for all of them: a release-to-release diff touches hundreds of headers.
+    const texts = await showFiles(top, commit, wanted.map(({ rel }) => rel));
+    texts.forEach((text, i) => {
+      const { rel, file } = wanted[i];
+      if (text === undefined) return;
+      const location = `${rev}:${rel}`;
+      bases.push({ file, base: { text, label: location, location } });
+    });
     return bases;
   });
 }

@@ -11,7 +11,10 @@ import { version } from '../../package.json';
 import { findKernelRoot, RULES } from './engine';
 import type { AbiName, Finding, Severity } from './engine';
 import { CliError, parse, parseArches, parseCacheDir } from './cli-args';
-import { lockIRStats } from './engine/cache/lock-ir';
+import { FindingsCache } from './engine/cache/findings';
+import { lockIRStamp, lockIRStats } from './engine/cache/lock-ir';
+import { lockProgramStats } from './engine/cache/lock-program';
+import { keepLockPrograms } from './engine/analyses/locks';
 import { loadParser } from './engine/parse/parser';
 import { readPatchInput } from './engine/patch/read';
 import { reviewPatchInput, type PatchReview } from './engine/patch/review';
@@ -98,6 +101,19 @@ async function readInput(file: string): Promise<Uint8Array> {
   }
 }
 
+// One per run, so that its stats add up over the files given.
+let findingsCaches: { dir: string; cache: FindingsCache } | undefined;
+
+/**
+ * The findings of the tree's files as they are (each patch's "before" when b4 runs one process
+ * per patch) kept between runs, named by the version and the engine's bundles (lockIRStamp).
+ */
+function findingsCacheOf(cacheDir: string | undefined): FindingsCache | undefined {
+  if (cacheDir === undefined) return undefined;
+  if (findingsCaches?.dir !== cacheDir) findingsCaches = { dir: cacheDir, cache: new FindingsCache(cacheDir, `${version}\0${lockIRStamp()}`) };
+  return findingsCaches.cache;
+}
+
 interface Reviewed {
   file: string;
   document: string;
@@ -114,6 +130,7 @@ async function reviewFile(file: string, tree: string | undefined, abis: AbiName[
     documentText: Buffer.from(bytes).toString('utf8'),
     tree,
     engine: { arches: abis, docsBase: docsBase(), diskSnapshot: true, ...(cacheDir === undefined ? {} : { cacheDir }) },
+    findingsCache: findingsCacheOf(cacheDir),
   });
   return { file, document, review, input };
 }
@@ -127,8 +144,15 @@ const PATCH_OPTIONS = {
 function cacheStatsNote(cacheDir: string | undefined, format: string, out: Output): void {
   if (cacheDir === undefined || format === 'b4' || format === 'b4-review') return;
   const stats = lockIRStats();
-  if (process.env.VFIO_REVIEW_CACHE_STATS) out.stderr(`vfio-review: lock IR cache ${cacheDir}: ${stats.hits} hits, ${stats.misses} misses, ${stats.dropped} dropped, ${stats.written} written\n`);
-  if (stats.writeErrors) out.stderr(`vfio-review: note: the cache in ${cacheDir} was not written (${stats.lastWriteError}); findings are unaffected\n`);
+  const found = findingsCaches?.cache.stats;
+  const programs = lockProgramStats();
+  if (process.env.VFIO_REVIEW_CACHE_STATS) {
+    out.stderr(`vfio-review: lock IR cache ${cacheDir}: ${stats.hits} hits, ${stats.misses} misses, ${stats.dropped} dropped, ${stats.written} written\n`);
+    if (found) out.stderr(`vfio-review: findings cache ${cacheDir}: ${found.hits} hits, ${found.misses} misses, ${found.dropped} dropped, ${found.written} written\n`);
+    out.stderr(`vfio-review: lock program cache ${cacheDir}: ${programs.hits} hits, ${programs.misses} misses, ${programs.dropped} dropped, ${programs.written} written\n`);
+  }
+  const writeError = stats.lastWriteError ?? found?.lastWriteError ?? programs.lastWriteError;
+  if (stats.writeErrors || found?.writeErrors || programs.writeErrors) out.stderr(`vfio-review: note: the cache in ${cacheDir} was not written (${writeError}); findings are unaffected\n`);
 }
 
 /** `patch`: usage mistakes and I/O errors are thrown as CliError / errno errors for main() to report. */
@@ -143,6 +167,8 @@ export async function runPatch(args: string[], out: Output): Promise<number> {
   const tree = treeOf(values.tree, values['hunks-only'] === true);
   const abis = parseArches(values.arch);
   const cacheDir = parseCacheDir(values.cache, values['no-cache']);
+  // One process per patch (b4): each starts from the tree's lock analysis kept in the cache.
+  keepLockPrograms(true);
   await loadParser();
   const reviewed: Reviewed[] = [];
   for (const file of positionals) reviewed.push(await reviewFile(file, tree, abis, cacheDir));
@@ -193,6 +219,7 @@ export async function runReply(args: string[], out: Output): Promise<number> {
   }
   const tree = treeOf(values.tree, values['hunks-only'] === true);
   const cacheDir = parseCacheDir(values.cache, values['no-cache']);
+  keepLockPrograms(true);
   await loadParser();
   const r = await reviewFile(positionals[0], tree, parseArches(values.arch), cacheDir);
   const mail = replyTarget(r.input, r.review.findings, patch);

@@ -23,6 +23,11 @@ const FORMAT = 'vfio-review-findings/1';
 /** The pseudo-path under which an entry records the lock index's file list. */
 const LOCK_INDEX_DEP = '\0lock-index';
 
+/** What Analyser.check takes besides the file. */
+export interface CheckOptions {
+  projectRules?: boolean;
+}
+
 interface Entry {
   format: string;
   key: string;
@@ -61,19 +66,22 @@ export class FindingsCache {
     return this.folder.stats;
   }
 
-  /** engine.check(file), from the cache when nothing it read has changed; `beforeCheck` runs when it is checked. */
-  check(engine: Analyser, file: string, beforeCheck?: () => void): Finding[] {
+  /**
+   * engine.check(file, undefined, options), from the cache when nothing it read has changed;
+   * `beforeCheck` runs when it is checked. The options are part of the entry's key.
+   */
+  check(engine: Analyser, file: string, beforeCheck?: () => void, options: CheckOptions = {}): Finding[] {
     const src = engine.store.read(file);
     // A file compared with a base version depends on text that is not on disk: not cached.
     if (!src || engine.baseOf(file)) {
       beforeCheck?.();
-      return engine.check(file);
+      return engine.check(file, undefined, options);
     }
-    const key = this.keyOf(engine, file, src.hash);
+    const key = this.keyOf(engine, file, src.hash, options);
     const cached = this.lookup(engine, file, key);
     if (cached) return cached;
     beforeCheck?.();
-    const { findings, deps } = this.recordedCheck(engine, file);
+    const { findings, deps } = this.recordedCheck(engine, file, options);
     this.folder.write(key, { format: FORMAT, key, file, deps, findings } satisfies Entry);
     return findings;
   }
@@ -102,10 +110,11 @@ export class FindingsCache {
     return undefined;
   }
 
-  private keyOf(engine: Analyser, file: string, hash: string): string {
-    return createHash('sha256')
-      .update(JSON.stringify([FORMAT, this.stamp, file, hash, engine.rootFor(file) ?? null, sortedKeys(engine.settings)]))
-      .digest('hex');
+  private keyOf(engine: Analyser, file: string, hash: string, options: CheckOptions = {}): string {
+    // Without the project rules (patch review's uapi headers) the findings may differ: another key.
+    const parts = [FORMAT, this.stamp, file, hash, engine.rootFor(file) ?? null, sortedKeys(engine.settings)];
+    if (options.projectRules === false) parts.push('no project rules');
+    return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
   }
 
   /** The dependency's hash now: a file's content hash, or the lock index's file list. */
@@ -127,7 +136,7 @@ export class FindingsCache {
   }
 
   /** Runs the check with every read through the engine's store recorded. */
-  private recordedCheck(engine: Analyser, file: string): { findings: Finding[]; deps: [string, string | null][] } {
+  private recordedCheck(engine: Analyser, file: string, options: CheckOptions): { findings: Finding[]; deps: [string, string | null][] } {
     const store = engine.store;
     const reads = new Map<string, string | null>();
     const read = store.read;
@@ -140,7 +149,7 @@ export class FindingsCache {
     engine.recordingReads = true;
     let findings: Finding[];
     try {
-      findings = engine.check(file);
+      findings = engine.check(file, undefined, options);
       // The flag models of uapi headers are kept in memory by the header's hash alone: a later
       // check that reuses one does not read what the header includes. Read it here.
       for (const [dep, hash] of [...reads]) {

@@ -184,7 +184,11 @@ function isFunctionIR(x: unknown, file: string): boolean {
 
 function validEntry(x: unknown, stamp: string, file: string, hash: string): FileIR | undefined {
   if (!isObject(x) || x.format !== LOCK_IR_FORMAT || x.stamp !== stamp || x.file !== file || x.hash !== hash) return undefined;
-  const ir = x.ir;
+  return validFileIR(x.ir, file);
+}
+
+/** `ir` when it has the outline of a FileIR of `file` (read back from disk), else undefined. */
+export function validFileIR(ir: unknown, file: string): FileIR | undefined {
   if (!isObject(ir) || ir.file !== file) return undefined;
   if (!isArrayOf(ir.functions, (f) => isFunctionIR(f, file)) || !isArrayOf(ir.skipped, isString) || !Array.isArray(ir.initializers)) return undefined;
   if (!(ir.skippedFields instanceof Set) || !(ir.structs instanceof Map) || !(ir.globals instanceof Map) || !(ir.fieldFunctions instanceof Map)) return undefined;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Analyser } from '../analyser';
 import type { CancelToken, EngineOptions } from '../api';
 import { DEFAULT_LOCK_INDEX, indexFiles } from '../analyses/locks';
+import type { FindingsCache } from '../cache/findings';
 import type { Finding, RelatedLocation, Severity } from '../types';
 import { hashText, realInside } from '../workspace';
 import { applyFilePatch } from './apply';
@@ -67,6 +68,12 @@ export interface PatchReviewOptions {
   token?: CancelToken;
   /** Patches reviewed at most (default MAX_REVIEWED_PATCHES); the rest get one note. */
   maxPatches?: number;
+  /**
+   * The findings of files checked as they are in the tree (the "before" of a series' first
+   * patch, of every patch when b4 runs one process per patch), kept between runs as `check`
+   * keeps them (cache/findings.ts). Not used with a token: a cancelled check is not a result.
+   */
+  findingsCache?: FindingsCache;
 }
 
 /** A series is tens of patches; an mbox of thousands is an archive, not a review. */
@@ -103,6 +110,10 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
   // Files whose state is unknown because an earlier patch did not apply to them.
   const diverged = new Set<string>();
   const abs = (rel: string) => path.join(root, rel);
+  // Files the analyser holds patched (or hunks-only) texts of: while there are any, a check
+  // reads some text that is not the tree's, and the findings cache is not asked.
+  const overlaid = new Set<string>();
+  const setText = (file: string, text: string | undefined) => setAnalyserText(analyser, overlaid, file, text);
 
   for (const p of input.problems) review.findings.push(problemFinding(options.document, -1, p));
   const maxPatches = options.maxPatches ?? MAX_REVIEWED_PATCHES;
@@ -137,17 +148,18 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
       const checked = plans.filter((p) => p.mode !== 'skipped' && C_FILE.test(p.newRel ?? p.oldRel ?? '') && !commentsOnly(analyser, p, abs));
 
       // Before: the overlays hold the previous patch's result already; hunks-only files get their old side.
-      for (const p of checked) if (p.mode === 'hunks' && p.oldRel && p.before !== undefined) setText(analyser, abs(p.oldRel), p.before);
+      for (const p of checked) if (p.mode === 'hunks' && p.oldRel && p.before !== undefined) setText(abs(p.oldRel), p.before);
       const changed = changedFunctions(analyser, checked);
       const callers = tree ? callerFiles(analyser, tree, checked, changed.names, options.engine?.lockIndex) : [];
       const beforeFiles = [...checked.filter((p) => p.oldRel && p.before !== undefined).map((p) => abs(p.oldRel!)), ...callers];
       const beforeFindings = new Map<string, Finding[]>();
-      for (const f of beforeFiles) beforeFindings.set(f, checkFile(analyser, f, options.token));
+      const treeCache = overlaid.size === 0 && !options.token ? options.findingsCache : undefined;
+      for (const f of beforeFiles) beforeFindings.set(f, checkFile(analyser, f, options.token, treeCache));
 
       // After: the patched texts, with the old text as the ABI base of each changed uapi header.
       for (const p of plans) {
-        if (p.oldRel && p.oldRel !== p.newRel && p.mode === 'tree') setText(analyser, abs(p.oldRel), undefined);
-        if (p.newRel && p.after !== undefined) setText(analyser, abs(p.newRel), p.after);
+        if (p.oldRel && p.oldRel !== p.newRel && p.mode === 'tree') setText(abs(p.oldRel), undefined);
+        if (p.newRel && p.after !== undefined) setText(abs(p.newRel), p.after);
       }
       for (const p of checked) {
         if (!p.newRel || p.after === undefined || p.before === undefined || !analyser.isUapi(abs(p.newRel))) continue;
@@ -172,8 +184,8 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
       // A hunks-only file's texts are fragments: the next patches must not see them as the file.
       for (const p of plans) {
         if (p.mode === 'hunks') {
-          if (p.oldRel) setText(analyser, abs(p.oldRel), undefined);
-          if (p.newRel) setText(analyser, abs(p.newRel), undefined);
+          if (p.oldRel) setText(abs(p.oldRel), undefined);
+          if (p.newRel) setText(abs(p.newRel), undefined);
         }
       }
     }
@@ -230,9 +242,14 @@ function readTreeFile(analyser: Analyser, tree: string, rel: string): string | u
 
 // ---- analysis --------------------------------------------------------------------------------
 
-function setText(analyser: Analyser, file: string, text: string | undefined): void {
-  if (text === undefined) analyser.closeDocument(file);
-  else if (analyser.store.read(file)?.text !== text || !analyser.store.isOpen(file)) analyser.openDocument(file, text, 1);
+function setAnalyserText(analyser: Analyser, overlaid: Set<string>, file: string, text: string | undefined): void {
+  if (text === undefined) {
+    analyser.closeDocument(file);
+    overlaid.delete(file);
+  } else {
+    if (analyser.store.read(file)?.text !== text || !analyser.store.isOpen(file)) analyser.openDocument(file, text, 1);
+    overlaid.add(file);
+  }
 }
 
 function commentsOnly(analyser: Analyser, p: FilePlan, abs: (rel: string) => string): boolean {
@@ -240,9 +257,10 @@ function commentsOnly(analyser: Analyser, p: FilePlan, abs: (rel: string) => str
   return !analyser.isUapi(abs(p.oldRel)) && onlyCommentsChanged(p.before, p.after);
 }
 
-function checkFile(analyser: Analyser, file: string, token?: CancelToken): Finding[] {
+function checkFile(analyser: Analyser, file: string, token?: CancelToken, cache?: FindingsCache): Finding[] {
   // The lock rules analyse the whole index: not worth it for a uapi header, which has no functions.
-  return analyser.check(file, token, { projectRules: !analyser.isUapi(file) });
+  const options = { projectRules: !analyser.isUapi(file) };
+  return cache ? cache.check(analyser, file, undefined, options) : analyser.check(file, token, options);
 }
 
 interface ChangedFunctions {

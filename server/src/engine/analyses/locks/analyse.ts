@@ -322,6 +322,20 @@ const structContent = (fields: Map<string, string | undefined> | undefined): str
 
 const warmStates = new WeakMap<AnalysisResult, WarmState>();
 
+/**
+ * What a later run starting warm from `result` reads (its analyses with their reads, round by
+ * round), as opaque plain data: cache/lock-program.ts keeps it on disk with the result and the
+ * program, serialised together so that the FunctionIR objects they share stay shared.
+ */
+export function warmStateOf(result: AnalysisResult): object | undefined {
+  return warmStates.get(result);
+}
+
+/** Gives a result read back from disk the warm state it was written with (warmStateOf). */
+export function adoptWarmState(result: AnalysisResult, state: object): void {
+  warmStates.set(result, state as WarmState);
+}
+
 /** JSON with Maps, Sets and undefined kept apart, for comparing plain data by content. */
 const contentOf = (x: unknown): string =>
   JSON.stringify(x, (_k, v) => (v instanceof Map ? { '<map>': [...v] } : v instanceof Set ? { '<set>': [...v] } : v === undefined ? '<undefined>' : v));

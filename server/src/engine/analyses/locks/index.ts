@@ -12,6 +12,7 @@ import { globMatcher, hashText, realInside, type SourceStore } from '../../works
 import { analyseOutsider, analyseProgram, buildProgram, type AnalysisResult, type HeldLock, type HeldPoint, type Program } from './analyse';
 import { extractFile, type FileIR, type Loc } from './extract';
 import { lockIRCache, type LockIRCache } from '../../cache/lock-ir';
+import { lockProgramCache, type LockProgramCache, type StoredProgram } from '../../cache/lock-program';
 
 export type { AnalysisResult, HeldLock, HeldPoint, Program, Violation, LockFinding, Requirement, Summary } from './analyse';
 export type { FileIR, FunctionIR, Loc } from './extract';
@@ -22,6 +23,18 @@ export const DEFAULT_LOCK_INDEX = ['drivers/vfio/**', 'drivers/iommu/iommufd/**'
 // One version per file: an edited file's older versions are dropped, not kept per edit.
 const fileCache = new Map<string, { hash: string; ir: FileIR }>();
 const programCache = new Map<string, { key: string; program: Program; result: AnalysisResult }>();
+
+let keepPrograms = false;
+
+/**
+ * Whether the analysis of a tree's whole index is kept in the cache folder (cache/lock-program.ts)
+ * and a new process starts from it. `vfio-review patch` and `reply` turn it on: one process per
+ * patch (b4) otherwise analyses the unpatched index again in every process. Off by default: a
+ * long-lived process (the language server, a CI check) analyses the index once anyway.
+ */
+export function keepLockPrograms(on: boolean): void {
+  keepPrograms = on;
+}
 
 /**
  * The C files (`.c`, `.h`) of the index under `root`: each glob is walked from its static prefix
@@ -230,12 +243,14 @@ export function lockAnalysisOf(input: { store: SourceStore; root?: string; file:
   const recent = recentAnalyses.get(recentKey);
   if (recent && recent.store === store && recent.hash === currentHash && recent.generation === store.generation && Date.now() - recent.at < RECENT_MS) return recent.analysis;
   const current = input.tree && input.blank && currentHash ? { tree: input.tree, blank: input.blank, hash: currentHash } : undefined;
-  const files = root ? indexFiles(root, input.lockIndex ?? DEFAULT_LOCK_INDEX) : [];
+  const globs = input.lockIndex ?? DEFAULT_LOCK_INDEX;
+  const files = root ? indexFiles(root, globs) : [];
+  const kept = root && keepPrograms && input.cacheDir ? { cache: lockProgramCache(input.cacheDir), slot: `${root}\0${globs.join('\0')}` } : undefined;
   let analysis: { program: Program; result: AnalysisResult; root?: string };
   if (!root) analysis = programOf(store, file, [file], file, current, disk);
-  else if (files.includes(file)) analysis = { ...programOf(store, root, files, file, current, disk), root };
+  else if (files.includes(file)) analysis = { ...programOf(store, root, files, file, current, disk, kept), root };
   else {
-    const index = { ...programOf(store, root, files, undefined, undefined, disk), root };
+    const index = { ...programOf(store, root, files, undefined, undefined, disk, kept), root };
     const ir = fileIR(store, file, current, disk);
     // What the lock rules and hovers report on a file comes from its own function bodies and
     // designated initializers. A file outside the index with neither (most headers of a
@@ -253,16 +268,22 @@ export function lockAnalysisOf(input: { store: SourceStore; root?: string; file:
  * `slot` while no file's content changes: the index's own slot (the root) is what every file
  * of the index and every file outside it starts from.
  */
-function programOf(store: SourceStore, slot: string, files: string[], checked: string | undefined, current: Parameters<typeof fileIR>[2], disk: LockIRCache | undefined): { program: Program; result: AnalysisResult } {
+function programOf(store: SourceStore, slot: string, files: string[], checked: string | undefined, current: Parameters<typeof fileIR>[2], disk: LockIRCache | undefined, kept?: { cache: LockProgramCache; slot: string }): { program: Program; result: AnalysisResult } {
+  // A new process starts from the tree's analysis on disk (before its files' IR is read, so that
+  // the program read back and the programs after it share the IR objects).
+  if (kept && !programCache.has(slot)) {
+    const stored = kept.cache.read(kept.slot);
+    if (stored) adoptProgram(slot, stored);
+  }
   const irs: FileIR[] = [];
-  const parts: string[] = [];
+  const hashes = new Map<string, string>();
   for (const f of files) {
     const read = hashedIR(store, f, f === checked ? current : undefined, disk);
     if (!read) continue;
     irs.push(read.ir);
-    parts.push(`${f}:${read.hash}`);
+    hashes.set(f, read.hash);
   }
-  const key = parts.join('\n');
+  const key = programKey(hashes);
   const cached = programCache.get(slot);
   if (cached && cached.key === key) return { program: cached.program, result: cached.result };
   const program = buildProgram(irs);
@@ -270,7 +291,24 @@ function programOf(store: SourceStore, slot: string, files: string[], checked: s
   const result = analyseProgram(program, { warm: cached?.result });
   if (programCache.size > 20) programCache.clear();
   programCache.set(slot, { key, program, result });
+  // Only the tree as it is on disk: an editor's buffer or a patched text is a one-off.
+  if (kept && files.every((f) => !store.isOpen(f))) kept.cache.write(kept.slot, hashes, program, result);
   return { program, result };
+}
+
+/** What a program is of: each file with its content hash, in the program's order. */
+function programKey(hashes: Map<string, string>): string {
+  return [...hashes].map(([f, hash]) => `${f}:${hash}`).join('\n');
+}
+
+/** A program read back from disk becomes the slot's last analysis, its files' IR the extraction cache's. */
+function adoptProgram(slot: string, stored: StoredProgram): void {
+  for (const [file, ir] of stored.program.files) {
+    const hash = stored.hashes.get(file)!;
+    if (fileCache.get(file)?.hash !== hash) fileCache.set(file, { hash, ir });
+  }
+  if (programCache.size > 20) programCache.clear();
+  programCache.set(slot, { key: programKey(stored.hashes), program: stored.program, result: stored.result });
 }
 
 // The last few files outside the index, by the index's result they were analysed against: a

@@ -15,7 +15,7 @@ import type { Finding, RelatedLocation, Severity } from '../types';
 import { hashText, realInside } from '../workspace';
 import { applyFilePatch } from './apply';
 import { onlyCommentsChanged } from './comment-only';
-import { functionsAt } from './functions';
+import { functionsAt, functionsInTree } from './functions';
 import { hunksOnlyTexts } from './hunks-only';
 import type { FilePatch, HunkLine, PatchInput, PatchMail } from './types';
 
@@ -113,7 +113,7 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
   // Files the analyser holds patched (or hunks-only) texts of: while there are any, a check
   // reads some text that is not the tree's, and the findings cache is not asked.
   const overlaid = new Set<string>();
-  const setText = (file: string, text: string | undefined) => setAnalyserText(analyser, overlaid, file, text);
+  const setText = (file: string, text: string | undefined, parse = true) => setAnalyserText(analyser, overlaid, file, text, parse);
 
   for (const p of input.problems) review.findings.push(problemFinding(options.document, -1, p));
   const maxPatches = options.maxPatches ?? MAX_REVIEWED_PATCHES;
@@ -149,7 +149,7 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
 
       // Before: the overlays hold the previous patch's result already; hunks-only files get their old side.
       for (const p of checked) if (p.mode === 'hunks' && p.oldRel && p.before !== undefined) setText(abs(p.oldRel), p.before);
-      const changed = changedFunctions(analyser, checked);
+      const changed = changedFunctions(analyser, checked, abs);
       const callers = tree ? callerFiles(analyser, tree, checked, changed.names, options.engine?.lockIndex) : [];
       const beforeFiles = [...checked.filter((p) => p.oldRel && p.before !== undefined).map((p) => abs(p.oldRel!)), ...callers];
       const beforeFindings = new Map<string, Finding[]>();
@@ -159,7 +159,9 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
       // After: the patched texts, with the old text as the ABI base of each changed uapi header.
       for (const p of plans) {
         if (p.oldRel && p.oldRel !== p.newRel && p.mode === 'tree') setText(abs(p.oldRel), undefined);
-        if (p.newRel && p.after !== undefined) setText(abs(p.newRel), p.after);
+        // A file checked below is parsed now (the next patch's "before" keeps the tree); the
+        // rest (comments only, not C) only when something reads them.
+        if (p.newRel && p.after !== undefined) setText(abs(p.newRel), p.after, checked.includes(p));
       }
       for (const p of checked) {
         if (!p.newRel || p.after === undefined || p.before === undefined || !analyser.isUapi(abs(p.newRel))) continue;
@@ -242,14 +244,26 @@ function readTreeFile(analyser: Analyser, tree: string, rel: string): string | u
 
 // ---- analysis --------------------------------------------------------------------------------
 
-function setAnalyserText(analyser: Analyser, overlaid: Set<string>, file: string, text: string | undefined): void {
+/**
+ * The analyser's text of `file`: none (the tree's), or `text` as an open document (parsed now)
+ * or, without `parse`, as the store's overlay alone (parsed on demand by whatever reads it:
+ * Analyser.withTree parses an overlay the same way).
+ */
+function setAnalyserText(analyser: Analyser, overlaid: Set<string>, file: string, text: string | undefined, parse: boolean): void {
   if (text === undefined) {
     analyser.closeDocument(file);
     overlaid.delete(file);
-  } else {
-    if (analyser.store.read(file)?.text !== text || !analyser.store.isOpen(file)) analyser.openDocument(file, text, 1);
-    overlaid.add(file);
+    return;
   }
+  if (analyser.store.read(file)?.text !== text || !analyser.store.isOpen(file)) {
+    if (parse) analyser.openDocument(file, text, 1);
+    else {
+      // An open document's tree is of its old text: closed first.
+      analyser.closeDocument(file);
+      analyser.store.setOverlay(file, text);
+    }
+  }
+  overlaid.add(file);
 }
 
 function commentsOnly(analyser: Analyser, p: FilePlan, abs: (rel: string) => string): boolean {
@@ -271,14 +285,18 @@ interface ChangedFunctions {
 }
 
 /** The functions the patch changes, each side of each file parsed once. */
-function changedFunctions(analyser: Analyser, checked: FilePlan[]): ChangedFunctions {
+function changedFunctions(analyser: Analyser, checked: FilePlan[], abs: (rel: string) => string): ChangedFunctions {
   const out: ChangedFunctions = { names: new Set(), newSide: [] };
   const parseTextOf = (text: string) => analyser.store.factsOf({ path: '', text, hash: hashText(text) }).parseText;
   for (const p of checked) {
     if (p.before && p.mode === 'tree') {
       const removed = new Set<number>();
       for (const h of p.fp.hunks) for (const l of h.lines) if (l.kind === '-' && l.oldLine) removed.add(l.oldLine);
-      for (const fn of functionsAt(parseTextOf(p.before), removed)) out.names.add(fn.name);
+      // Through the analyser: the tree it keeps of the previous patch's result (in a series) is
+      // not parsed again. Should it hold another text (two diffs of one file in a mail), parse.
+      const before = p.before;
+      const known = removed.size && p.oldRel ? analyser.withTree(abs(p.oldRel), (tree, text) => (text === before ? functionsInTree(tree, removed) : undefined)) : undefined;
+      for (const fn of known ?? functionsAt(parseTextOf(before), removed)) out.names.add(fn.name);
     }
     if (!p.newRel || !p.after) continue;
     const added = new Map<number, number>();

@@ -2,7 +2,7 @@
 // graph is generic over what a node carries: the client turns expressions into its own events
 // (plain data, so the graph outlives the tree) and says what happens on branch edges and when a
 // scope is left (guard() releases).
-import type { Node } from 'web-tree-sitter';
+import type { SyntaxNode, SyntaxNodeOf } from '../parse/plain-tree';
 
 export interface CfgEdge<E> {
   to: number;
@@ -22,17 +22,17 @@ export interface Cfg<E> {
   exit: number;
 }
 
-export interface CfgHooks<E> {
+export interface CfgHooks<E, N extends SyntaxNodeOf<N> = SyntaxNode> {
   /** Events of an expression (or a declaration), in evaluation order. */
-  events(expr: Node): E[];
+  events(expr: N): E[];
   /** Extra events on the edge where `cond` evaluated to `value` (besides the condition's own events). */
-  branch?(cond: Node, value: boolean): E[];
+  branch?(cond: N, value: boolean): E[];
   /** Called for every statement: events to emit when its enclosing block is left (guard()). */
-  scopeExit?(stmt: Node): E[] | undefined;
+  scopeExit?(stmt: N): E[] | undefined;
   /** A statement that owns a scope (a scoped_guard block): events on entry and on leaving it. */
-  scopedStatement?(stmt: Node): { enter: E[]; exit: E[] } | undefined;
+  scopedStatement?(stmt: N): { enter: E[]; exit: E[] } | undefined;
   /** Events for a return statement (after its value's events). */
-  returnEvents?(stmt: Node): E[];
+  returnEvents?(stmt: N): E[];
 }
 
 interface Frame<E> {
@@ -51,8 +51,11 @@ export class CfgTooDeep extends Error {
   override name = 'CfgTooDeep';
 }
 
-/** Builds the CFG of a function body (a compound_statement). */
-export function buildCfg<E>(body: Node, hooks: CfgHooks<E>): Cfg<E> {
+/**
+ * Builds the CFG of a function body (a compound_statement), over web-tree-sitter's nodes or the
+ * plain copy of parse/plain-tree.ts (N: the hooks get the nodes of the tree they were given).
+ */
+export function buildCfg<E, N extends SyntaxNodeOf<N> = SyntaxNode>(body: N, hooks: CfgHooks<E, N>): Cfg<E> {
   let depth = 0;
   const nodes: CfgNode<E>[] = [];
   const newNode = (events: E[] = []): number => {
@@ -74,7 +77,7 @@ export function buildCfg<E>(body: Node, hooks: CfgHooks<E>): Cfg<E> {
   };
 
   // Each function returns the node control falls out of, or -1 when it does not fall through.
-  const stmt = (n: Node, cur: number): number => {
+  const stmt = (n: N, cur: number): number => {
     if (++depth > MAX_CFG_DEPTH) throw new CfgTooDeep(`statements nested more than ${MAX_CFG_DEPTH} deep`);
     try {
       return stmtAt(n, cur);
@@ -82,7 +85,7 @@ export function buildCfg<E>(body: Node, hooks: CfgHooks<E>): Cfg<E> {
       depth--;
     }
   };
-  const stmtAt = (n: Node, cur: number): number => {
+  const stmtAt = (n: N, cur: number): number => {
     if (cur < 0) {
       // Unreachable code may still hold a label: give it a fresh, unreached node.
       if (!containsLabel(n)) return -1;
@@ -293,7 +296,7 @@ export function buildCfg<E>(body: Node, hooks: CfgHooks<E>): Cfg<E> {
   return { nodes, entry, exit };
 }
 
-function containsLabel(n: Node): boolean {
+function containsLabel<N extends SyntaxNodeOf<N>>(n: N): boolean {
   if (n.type === 'labeled_statement' || n.type === 'case_statement') return true;
   return n.namedChildren.some((c) => c !== null && c.type !== 'expression_statement' && containsLabel(c));
 }

@@ -193,7 +193,7 @@ function analyseFunction(body: Node, discriminants: Discriminant[], isFlag: (n: 
     return evs;
   };
 
-  const cfg = buildCfg<Ev>(body, {
+  const cfg = buildCfg<Ev, Node>(body, {
     events,
     branch: (cond, value) => [...fromCondition(cond, value)].map(([flag, origin]) => ({ k: 'flag' as const, flag, origin })),
   });

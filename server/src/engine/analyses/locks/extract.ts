@@ -2,9 +2,10 @@
 // by content): each function's CFG with lock events and calls, its parameters and locals, struct
 // field types, file-scope variables, and the functions assigned to fields in designated
 // initializers (ops tables).
-import type { Node, Tree } from 'web-tree-sitter';
+import type { Tree } from 'web-tree-sitter';
 import { buildCfg, CfgTooDeep, type Cfg } from '../../cfg/build';
 import type { BlankResult } from '../../parse/blank';
+import { plainTree, type PlainNode as Node, type SyntaxNodeOf } from '../../parse/plain-tree';
 import { lockExprOf, normaliseExpr } from './paths';
 import { ACCESS_ALLOCATORS, ACCESS_DIAGNOSTICS, ACCESS_FREERS, ACCESS_INITIALISERS, ACCESS_READERS, ACQUIRES_ANNOTATIONS, BLOCK_GUARD, GUARD_CLASSES, primitiveOf, RELEASES_ANNOTATIONS, REQUIRES_ANNOTATIONS, SCOPED_GUARDS } from './primitives';
 
@@ -94,10 +95,10 @@ const locOf = (file: string, n: Node): Loc => ({
 const named = (n: Node | null | undefined): Node[] => (n ? (n.namedChildren.filter((c) => c !== null) as Node[]) : []);
 
 /** The identifier a declarator declares (through pointers, arrays, parentheses, functions). */
-export function declaratorName(d: Node | null): string | undefined {
-  for (let n: Node | null = d, i = 0; n && i < 20; i++) {
+export function declaratorName<N extends SyntaxNodeOf<N>>(d: N | null): string | undefined {
+  for (let n: N | null = d, i = 0; n && i < 20; i++) {
     if (n.type === 'identifier' || n.type === 'field_identifier' || n.type === 'type_identifier') return n.text;
-    const inner: Node | null = n.childForFieldName('declarator') ?? named(n).find((c) => c.type.endsWith('declarator') || c.type === 'identifier' || c.type === 'field_identifier') ?? null;
+    const inner: N | null = n.childForFieldName('declarator') ?? n.namedChildren.find((c): c is N => !!c && (c.type.endsWith('declarator') || c.type === 'identifier' || c.type === 'field_identifier')) ?? null;
     n = inner;
   }
   return undefined;
@@ -188,7 +189,8 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
     }
   };
 
-  for (const top of named(tree.rootNode)) {
+  // Every node of the file is visited, most several times: a plain copy, not wasm calls (parse/plain-tree.ts).
+  for (const top of plainTree(tree).namedChildren) {
     collectStructs(top);
     if (top.type === 'declaration') collectInitializers(top);
     if (top.type !== 'function_definition') continue;
@@ -461,7 +463,7 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
       return out;
     };
 
-    const cfg = buildCfg<LockEvent>(body, {
+    const cfg = buildCfg<LockEvent, Node>(body, {
       events,
       branch,
       scopeExit(stmt) {

@@ -34,8 +34,13 @@ export function pathKey(p: LockPath): string | undefined {
   }
 }
 
+/** A path with nothing to remove (`vdev->pdev.dev`): most of what normaliseExpr is given. */
+const PLAIN_PATH = /^[A-Za-z_]\w*(?:(?:->|\.)[A-Za-z_]\w*)*$/;
+
 /** Removes comments, blanks, casts and redundant parentheses; `(&a)->b` becomes `a.b`. */
 export function normaliseExpr(text: string): string {
+  // Every step below leaves such a path as it is; the extraction asks for one per field access.
+  if (PLAIN_PATH.test(text)) return text;
   let t = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/[^\n]*/g, '').replace(/\s+/g, ' ').trim();
   // Casts to a pointer type: `(struct x *)p`.
   t = t.replace(/\(\s*(?:const\s+)?(?:struct\s+|union\s+)?[A-Za-z_]\w*\s*\*+\s*\)\s*/g, '');

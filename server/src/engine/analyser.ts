@@ -197,10 +197,14 @@ export class Analyser implements AnalysisService {
 
   // ---- documents -------------------------------------------------------------------------
 
-  openDocument(file: string, text: string, version: number): void {
+  /**
+   * `parsed`: a tree the caller parsed from this text's parse text (`store.factsOf`) already
+   * (patch review finds the functions a patch changes on it); the document takes it over.
+   */
+  openDocument(file: string, text: string, version: number, parsed?: Tree): void {
     this.closeDocument(file);
     const facts = this.store.factsOf(this.store.setOverlay(file, text));
-    this.docs.set(file, { path: file, text, version, blanked: facts.parseText, tree: parseText(facts.parseText) });
+    this.docs.set(file, { path: file, text, version, blanked: facts.parseText, tree: parsed ?? parseText(facts.parseText) });
   }
 
   changeDocument(file: string, changes: TextChange[], version: number): void {

@@ -14,6 +14,12 @@ export interface MacroDef {
 
 export type MacroTable = Map<string, MacroDef>;
 
+/** What expansion and evaluation read of a macro table (the preprocessor passes one that records reads). */
+export interface MacroLookup {
+  get(name: string): MacroDef | undefined;
+  has(name: string): boolean;
+}
+
 export interface Value {
   v: bigint;
   unsigned: boolean;
@@ -26,7 +32,7 @@ export interface TypeInfo {
 }
 
 export interface EvalContext {
-  macros: MacroTable;
+  macros: MacroLookup;
   /** `#if` semantics: unknown identifiers are 0. Otherwise they make the value unknown. */
   preprocessor: boolean;
   /** Resolves `sizeof(T)`, `_Alignof(T)` and casts; returns undefined when T is not a type. */
@@ -137,7 +143,7 @@ function tokText(t: Tok): string {
 }
 
 /** Expands macros in a token list. `defined X` / `defined(X)` are kept for the evaluator. */
-export function expand(tokens: Tok[], macros: MacroTable, budget = { n: MAX_TOKENS }, hide: Set<string> = new Set()): Tok[] {
+export function expand(tokens: Tok[], macros: MacroLookup, budget = { n: MAX_TOKENS }, hide: Set<string> = new Set()): Tok[] {
   const out: Tok[] = [];
   for (let i = 0; i < tokens.length; i++) {
     if (--budget.n < 0) throw new EvalError('macro expansion too large');

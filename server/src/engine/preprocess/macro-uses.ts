@@ -4,7 +4,7 @@
 // The preprocessor run calls this for each stretch of code between two directives, with the
 // macros in force there (a header may `#undef` a helper right after using it). Uses are blanked
 // and recorded with their expansion, which the model parses and splices back at the use.
-import { EvalError, expand, tokenize, type MacroTable } from './expr';
+import { EvalError, expand, tokenize, type MacroLookup } from './expr';
 
 export interface MacroDeclaration {
   name: string;
@@ -34,7 +34,7 @@ function stripComments(s: string): string {
   return s.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/[^\n]*/g, ' ');
 }
 
-function tokensToText(text: string, macros: MacroTable): string | undefined {
+function tokensToText(text: string, macros: MacroLookup): string | undefined {
   try {
     const toks = expand(tokenize(stripComments(text)), macros);
     return toks.map((t) => (t.t === 'num' ? String(t.v.v) : t.s)).join(' ');
@@ -74,7 +74,7 @@ export class MacroUseExpander {
   private kinds = new Map<string, Kind>();
   private chars: string[] | undefined;
 
-  constructor(private text: string, private macros: MacroTable) {}
+  constructor(private text: string, private macros: MacroLookup) {}
 
   /** A #define or #undef happened: classifications may have changed. */
   invalidate(): void {

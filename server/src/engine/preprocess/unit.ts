@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Abi } from '../layout/abi';
 import { resolveInclude, type IncludeContext, type SourceStore } from '../workspace';
 import type { Directive } from './directives';
-import { evaluate, EvalError, type MacroDef, type MacroTable } from './expr';
+import { evaluate, EvalError, type MacroDef, type MacroLookup, type MacroTable } from './expr';
 import { MacroUseExpander, type MacroAttribute, type MacroDeclaration } from './macro-uses';
 
 export interface FileVariant {
@@ -101,39 +101,42 @@ function answerKey(def: MacroDef | undefined): string {
   return def === undefined ? '' : `${def.params ? def.params.join(',') : '-'}${def.variadic ? '...' : ''}\u0001${def.body}`;
 }
 
-/** The unit's macro table, telling the recordings under way what is read and written. */
-class RecordedMacroTable extends Map<string, MacroDef> {
+/**
+ * The unit's macro table as the preprocessing reads and writes it, telling the recordings under
+ * way what is read and written. The table itself stays a plain Map for everything that reads it
+ * afterwards (a Map subclass made every later lookup, in layouts and evaluations, slower).
+ */
+class RecordingMacros implements MacroLookup {
   recordings: Recording[] = [];
 
-  override get(name: string): MacroDef | undefined {
-    const def = super.get(name);
+  constructor(readonly table: MacroTable) {}
+
+  get(name: string): MacroDef | undefined {
+    const def = this.table.get(name);
     if (this.recordings.length !== 0) {
       for (const r of this.recordings) if (!r.writes.has(name) && !r.reads.has(name)) r.reads.set(name, answerKey(def));
     }
     return def;
   }
 
-  override has(name: string): boolean {
-    return this.recordings.length === 0 ? super.has(name) : this.get(name) !== undefined;
+  has(name: string): boolean {
+    return this.recordings.length === 0 ? this.table.has(name) : this.get(name) !== undefined;
   }
 
-  override set(name: string, def: MacroDef): this {
-    super.set(name, def);
-    if (this.recordings.length === 0) return this;
+  set(name: string, def: MacroDef): void {
+    this.table.set(name, def);
     for (const r of this.recordings) {
       r.writes.add(name);
       r.ops.push({ k: 'define', name, def });
     }
-    return this;
   }
 
-  override delete(name: string): boolean {
-    const had = super.delete(name);
+  delete(name: string): void {
+    this.table.delete(name);
     for (const r of this.recordings) {
       r.writes.add(name);
       r.ops.push({ k: 'undef', name });
     }
-    return had;
   }
 }
 
@@ -160,14 +163,15 @@ function sharedResolutions(store: SourceStore): Map<string, string | undefined> 
 }
 
 export function preprocessUnit(mainPath: string, opts: UnitOptions): UnitResult {
-  const macros = new RecordedMacroTable();
-  for (const [name, body] of Object.entries(opts.predefined)) macros.set(name, { name, body });
+  const table: MacroTable = new Map();
+  for (const [name, body] of Object.entries(opts.predefined)) table.set(name, { name, body });
+  const macros = new RecordingMacros(table);
   const replay = opts.replay !== false;
   const contextKey = [opts.include.root ?? '', opts.include.abi.name, opts.include.uapi, opts.scanOnly === true, ...opts.include.extra].join('\0');
   let stored = recordingsByStore.get(opts.store);
   if (!stored) recordingsByStore.set(opts.store, (stored = new Map()));
   const recordings = stored;
-  const result: UnitResult = { abi: opts.include.abi, macros, files: [], inputs: new Map(), problems: [] };
+  const result: UnitResult = { abi: opts.include.abi, macros: table, files: [], inputs: new Map(), problems: [] };
   const seen = new Map<string, FileVariant>();
   const stack: string[] = [];
   const onceFiles = new Set<string>();

@@ -307,14 +307,27 @@ export interface CommentSentence {
   comment: number;
 }
 
+// The dependencies and the discriminants of a header read its sentences: split once per text.
+let lastSentences: { text: string; sentences: readonly CommentSentence[] } | undefined;
+
 /** Comments of a file, split into sentences (`*` margins removed), each with its first line. */
-export function commentSentences(text: string): CommentSentence[] {
+export function commentSentences(text: string): readonly CommentSentence[] {
+  if (lastSentences?.text !== text) lastSentences = { text, sentences: splitSentences(text) };
+  return lastSentences.sentences;
+}
+
+function splitSentences(text: string): CommentSentence[] {
   const out: CommentSentence[] = [];
   const re = /\/\*[\s\S]*?\*\/|\/\/[^\n]*/g;
   let m: RegExpExecArray | null;
   let index = 0;
+  // Lines counted on from the previous comment, not from the top for each (fs.h has hundreds).
+  let counted = 0;
+  let line = 0;
   while ((m = re.exec(text))) {
-    const startLine = lineOf(text, m.index);
+    for (let i = text.indexOf('\n', counted); i >= 0 && i < m.index; i = text.indexOf('\n', i + 1)) line++;
+    counted = m.index;
+    const startLine = line;
     // Comment markers off; `(?<!\*)` tries the closing `*/` only from the first star of a run.
     const lines = m[0].replace(/^\/\*+|(?<!\*)\*+\/$|^\/\//g, '').split('\n').map((l) => l.replace(/^\s*\*\s?/, ''));
     let cur = '';

@@ -16,6 +16,8 @@ import { hashText, realInside } from '../workspace';
 import { applyFilePatch } from './apply';
 import { onlyCommentsChanged } from './comment-only';
 import { functionsAt, functionsInTree } from './functions';
+import { parseText } from '../parse/parser';
+import type { Tree } from 'web-tree-sitter';
 import { hunksOnlyTexts } from './hunks-only';
 import type { FilePatch, HunkLine, PatchInput, PatchMail } from './types';
 
@@ -113,7 +115,9 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
   // Files the analyser holds patched (or hunks-only) texts of: while there are any, a check
   // reads some text that is not the tree's, and the findings cache is not asked.
   const overlaid = new Set<string>();
-  const setText = (file: string, text: string | undefined, parse = true) => setAnalyserText(analyser, overlaid, file, text, parse);
+  const setText = (file: string, text: string | undefined, parse = true, parsed?: Tree) => setAnalyserText(analyser, overlaid, file, text, parse, parsed);
+  // Trees of patched texts parsed to find the changed functions, until their documents take them.
+  const afterTrees = new Map<FilePlan, Tree>();
 
   for (const p of input.problems) review.findings.push(problemFinding(options.document, -1, p));
   const maxPatches = options.maxPatches ?? MAX_REVIEWED_PATCHES;
@@ -149,7 +153,7 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
 
       // Before: the overlays hold the previous patch's result already; hunks-only files get their old side.
       for (const p of checked) if (p.mode === 'hunks' && p.oldRel && p.before !== undefined) setText(abs(p.oldRel), p.before);
-      const changed = changedFunctions(analyser, checked, abs);
+      const changed = changedFunctions(analyser, checked, abs, afterTrees);
       const callers = tree ? callerFiles(analyser, tree, checked, changed.names, options.engine?.lockIndex) : [];
       const beforeFiles = [...checked.filter((p) => p.oldRel && p.before !== undefined).map((p) => abs(p.oldRel!)), ...callers];
       const beforeFindings = new Map<string, Finding[]>();
@@ -161,7 +165,8 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
         if (p.oldRel && p.oldRel !== p.newRel && p.mode === 'tree') setText(abs(p.oldRel), undefined);
         // A file checked below is parsed now (the next patch's "before" keeps the tree); the
         // rest (comments only, not C) only when something reads them.
-        if (p.newRel && p.after !== undefined) setText(abs(p.newRel), p.after, checked.includes(p));
+        if (p.newRel && p.after !== undefined) setText(abs(p.newRel), p.after, checked.includes(p), afterTrees.get(p));
+        afterTrees.delete(p);
       }
       for (const p of checked) {
         if (!p.newRel || p.after === undefined || p.before === undefined || !analyser.isUapi(abs(p.newRel))) continue;
@@ -192,6 +197,7 @@ export function reviewPatchInput(input: PatchInput, options: PatchReviewOptions)
       }
     }
   } finally {
+    for (const tree of afterTrees.values()) tree.delete();
     analyser.dispose();
   }
   review.findings.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character || a.rule.localeCompare(b.rule) || a.message.localeCompare(b.message));
@@ -249,20 +255,22 @@ function readTreeFile(analyser: Analyser, tree: string, rel: string): string | u
  * or, without `parse`, as the store's overlay alone (parsed on demand by whatever reads it:
  * Analyser.withTree parses an overlay the same way).
  */
-function setAnalyserText(analyser: Analyser, overlaid: Set<string>, file: string, text: string | undefined, parse: boolean): void {
+function setAnalyserText(analyser: Analyser, overlaid: Set<string>, file: string, text: string | undefined, parse: boolean, parsed?: Tree): void {
   if (text === undefined) {
+    parsed?.delete();
     analyser.closeDocument(file);
     overlaid.delete(file);
     return;
   }
   if (analyser.store.read(file)?.text !== text || !analyser.store.isOpen(file)) {
-    if (parse) analyser.openDocument(file, text, 1);
+    if (parse) analyser.openDocument(file, text, 1, parsed);
     else {
+      parsed?.delete();
       // An open document's tree is of its old text: closed first.
       analyser.closeDocument(file);
       analyser.store.setOverlay(file, text);
     }
-  }
+  } else parsed?.delete();
   overlaid.add(file);
 }
 
@@ -284,8 +292,11 @@ interface ChangedFunctions {
   newSide: { name: string; docLine: number; file: string }[];
 }
 
-/** The functions the patch changes, each side of each file parsed once. */
-function changedFunctions(analyser: Analyser, checked: FilePlan[], abs: (rel: string) => string): ChangedFunctions {
+/**
+ * The functions the patch changes, each side of each file parsed once. The trees of the patched
+ * texts are left in `afterTrees`, for their documents.
+ */
+function changedFunctions(analyser: Analyser, checked: FilePlan[], abs: (rel: string) => string, afterTrees: Map<FilePlan, Tree>): ChangedFunctions {
   const out: ChangedFunctions = { names: new Set(), newSide: [] };
   const parseTextOf = (text: string) => analyser.store.factsOf({ path: '', text, hash: hashText(text) }).parseText;
   for (const p of checked) {
@@ -301,7 +312,11 @@ function changedFunctions(analyser: Analyser, checked: FilePlan[], abs: (rel: st
     if (!p.newRel || !p.after) continue;
     const added = new Map<number, number>();
     for (const h of p.fp.hunks) for (const l of h.lines) if (l.kind === '+' && l.newLine) added.set(l.newLine, l.docLine);
-    for (const fn of functionsAt(parseTextOf(p.after), added.keys())) {
+    if (added.size === 0) continue;
+    // The patched text's tree is kept for its document (openDocument takes it over).
+    const tree = parseText(parseTextOf(p.after));
+    afterTrees.set(p, tree);
+    for (const fn of functionsInTree(tree, added.keys())) {
       if (p.mode === 'tree') out.names.add(fn.name);
       const first = [...added].filter(([line]) => line >= fn.startLine && line <= fn.endLine).sort((a, b) => a[0] - b[0])[0];
       if (first) out.newSide.push({ name: fn.name, docLine: first[1], file: p.newRel });

@@ -74,7 +74,32 @@ export function parseIntegerLiteral(text: string): Value | undefined {
 const punct = ['<<=', '>>=', '...', '<<', '>>', '<=', '>=', '==', '!=', '&&', '||', '##', '->', '++', '--',
   '+', '-', '*', '/', '%', '<', '>', '&', '|', '^', '~', '!', '?', ':', '(', ')', ',', '#', '[', ']', '.', '{', '}', ';', '='];
 
-export function tokenize(text: string): Tok[] {
+// Macro bodies are tokenized at every expansion: a whole-uapi check expands the same few hundred
+// bodies (_IOWR, __u32 casts...) hundreds of thousands of times. Token lists are never modified
+// (expansion copies them into new lists), so one list serves every expansion of a text.
+const tokenized = new Map<string, readonly Tok[]>();
+let tokenizedChars = 0;
+/** The texts kept, in characters (their tokens take a few times that), and the longest one kept. */
+const MAX_TOKENIZED_CHARS = 2_000_000;
+const MAX_TOKENIZED_LENGTH = 4096;
+
+/** The tokens of `text`; throws EvalError where it is not made of C tokens. */
+export function tokenize(text: string): readonly Tok[] {
+  let tokens = tokenized.get(text);
+  if (tokens) return tokens;
+  tokens = tokenizeNow(text);
+  if (text.length <= MAX_TOKENIZED_LENGTH) {
+    if (tokenizedChars + text.length > MAX_TOKENIZED_CHARS) {
+      tokenized.clear();
+      tokenizedChars = 0;
+    }
+    tokenized.set(text, tokens);
+    tokenizedChars += text.length;
+  }
+  return tokens;
+}
+
+function tokenizeNow(text: string): Tok[] {
   const out: Tok[] = [];
   let i = 0;
   while (i < text.length) {
@@ -143,7 +168,7 @@ function tokText(t: Tok): string {
 }
 
 /** Expands macros in a token list. `defined X` / `defined(X)` are kept for the evaluator. */
-export function expand(tokens: Tok[], macros: MacroLookup, budget = { n: MAX_TOKENS }, hide: Set<string> = new Set()): Tok[] {
+export function expand(tokens: readonly Tok[], macros: MacroLookup, budget = { n: MAX_TOKENS }, hide: Set<string> = new Set()): Tok[] {
   const out: Tok[] = [];
   for (let i = 0; i < tokens.length; i++) {
     if (--budget.n < 0) throw new EvalError('macro expansion too large');

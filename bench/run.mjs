@@ -203,6 +203,18 @@ function round(x) {
   return x === null || x === undefined ? null : Math.round(x * 10) / 10;
 }
 
+/** CPU time (user + system, all threads) a process has used, in ms, from /proc (Linux only). */
+function cpuMs(pid) {
+  try {
+    // Fields after the command name, which is in parentheses and may contain spaces; times in
+    // clock ticks of 10 ms (USER_HZ is 100 on Linux).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
 /** Resident memory of a process in MiB, from /proc (Linux only). */
 function rssMiB(pid) {
   try {
@@ -437,6 +449,9 @@ async function benchServer(kernel, opts) {
     // Incremental edits: insert a space at the start of a statement, then delete it.
     const editLines = spread(statementLines(lines), opts.edits / 2);
     const editSamples = [];
+    // The server's CPU time over the timed edits (all its threads, GC included): steadier than
+    // the latencies on a loaded machine, where other processes' work lands in them.
+    const cpuBefore = cpuMs(child.pid);
     for (const line of editLines) {
       const indent = /^\t*/.exec(lines[line])[0].length;
       const at = { line, character: indent };
@@ -457,6 +472,8 @@ async function benchServer(kernel, opts) {
       }
     }
     result.edits = summarize(editSamples);
+    const cpuAfter = cpuMs(child.pid);
+    if (cpuBefore !== null && cpuAfter !== null) result.edits.cpuMsPerEdit = round((cpuAfter - cpuBefore) / editSamples.length);
     result.rssAfterEditsMiB = rssMiB(child.pid);
 
     // More of the same edits, untimed, up to opts.soak in all: does memory keep growing?
@@ -598,7 +615,7 @@ function printTable(all) {
   const s = results.server ?? {};
   if (s.error) rows.push(['server', 'error', s.error]);
   if (s.coldFirstDiagnosticsMs !== undefined) rows.push(['server', 'didOpen -> first diagnostics (cold)', `${fmt(s.coldFirstDiagnosticsMs)} (${s.diagnosticsOnOpen} diagnostics)`]);
-  if (s.edits) rows.push(['server', `didChange -> diagnostics, ${s.edits.n} edits (median of ${s.serverRuns ?? 1} servers)`, `p50 ${fmt(s.edits.p50)}  p95 ${fmt(s.edits.p95)}  p99 ${fmt(s.edits.p99)}  max ${fmt(s.edits.max)}`]);
+  if (s.edits) rows.push(['server', `didChange -> diagnostics, ${s.edits.n} edits (median of ${s.serverRuns ?? 1} servers)`, `p50 ${fmt(s.edits.p50)}  p95 ${fmt(s.edits.p95)}  p99 ${fmt(s.edits.p99)}  max ${fmt(s.edits.max)}${s.edits.cpuMsPerEdit !== undefined ? `  server CPU ${fmt(s.edits.cpuMsPerEdit)}/edit` : ''}`]);
   if (s.hovers) rows.push(['server', `hover, ${s.hovers.n} positions (${s.hovers.answered} answered)`, `p50 ${fmt(s.hovers.p50)}  p95 ${fmt(s.hovers.p95)}  max ${fmt(s.hovers.max)}  first ${fmt(s.hovers.firstMs)}`]);
   if (s.hovers?.slowest?.length) rows.push(['server', 'slowest hover', s.hovers.slowest.slice(0, 2).map((h) => `${h.name} (${h.kind}) at ${h.line}:${h.character} ${fmt(h.ms)}`).join(', ')]);
   if (s.fullFirstDiagnosticsMs !== undefined) rows.push(['server', 'didOpen -> whole-index diagnostics (cold)', fmt(s.fullFirstDiagnosticsMs)]);

@@ -41,7 +41,19 @@ export interface EvalContext {
   identifier?(name: string): Value | undefined;
 }
 
-export class EvalError extends Error {}
+/**
+ * An expression that does not evaluate: an answer, not a failure. Thrown for most macros of a
+ * header (strings, types, function-like bodies) when their values are looked for, so no stack is
+ * captured (capturing one in the deep recursion of expansion was a tenth of the evaluations' time).
+ */
+export class EvalError extends Error {
+  constructor(message: string) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    super(message);
+    Error.stackTraceLimit = limit;
+  }
+}
 
 type Tok = { t: 'num'; v: Value } | { t: 'id'; s: string } | { t: 'op'; s: string } | { t: 'str'; s: string };
 

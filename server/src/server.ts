@@ -150,6 +150,8 @@ const PROJECT_RULES_DELAY_MS = 750;
 // A pause in typing this long, after the heap has grown at least this much, collects garbage (idle-gc.ts).
 const IDLE_GC_MS = 2000;
 const IDLE_GC_GROWTH_BYTES = 8 * 2 ** 20;
+// While typing, V8's heap grows at most this much past what its last full collection kept (idle-gc.ts).
+const HEAP_GROWING_PERCENT = 20;
 // A pause in typing this long starts the hover preparation (engine.prepareHovers).
 const PREPARE_HOVERS_IDLE_MS = 300;
 
@@ -158,7 +160,7 @@ export function startServer(connection: Connection, serverOptions: ServerOptions
   // Edits leave garbage V8 would rather grow the heap for: collected once the user pauses.
   // (VFIO_REVIEW_IDLE_GC=always: every pause after activity collects, for tests that check it does.)
   const everyPause = process.env.VFIO_REVIEW_IDLE_GC === 'always';
-  const idleCollector = createIdleCollector({ idleMs: IDLE_GC_MS, minGrowthBytes: everyPause ? 0 : IDLE_GC_GROWTH_BYTES, growthRatio: everyPause ? 0 : 0.5 });
+  const idleCollector = createIdleCollector({ idleMs: IDLE_GC_MS, minGrowthBytes: everyPause ? 0 : IDLE_GC_GROWTH_BYTES, growthRatio: everyPause ? 0 : 0.5, heapGrowingPercent: HEAP_GROWING_PERCENT });
   const log = connection.console;
   const docsBase = serverOptions.docsBase ?? defaultDocsBase();
   const makeEngine = serverOptions.createEngine ?? createEngine;

@@ -23,17 +23,34 @@ export class Scope {
   private typedefs = new Map<string, TypedefDecl>();
   private enumerators = new Map<string, { decl: EnumDecl; index: number }>();
 
-  constructor(models: FileModel[], readonly macros: MacroTable) {
-    for (const m of models) {
-      for (const a of m.aggregates) this.addTag(a);
-      for (const e of m.enums) {
-        this.addTag(e);
-        e.enumerators.forEach((en, index) => {
-          if (!this.enumerators.has(en.name)) this.enumerators.set(en.name, { decl: e, index });
-        });
-      }
-      for (const t of m.typedefs) if (!this.typedefs.has(t.name)) this.typedefs.set(t.name, t);
+  /**
+   * `fallback` is a model looked at after all of `models` (what uapi headers take from the C
+   * library), made only when a lookup needs it: a lookup that misses, or finds an incomplete tag
+   * it could complete. Until then every answer is the one the eager scope gives; parsing it cost
+   * a `layout` process a tenth of its time for headers that never need it.
+   */
+  constructor(models: FileModel[], readonly macros: MacroTable, private fallback?: () => FileModel) {
+    for (const m of models) this.addModel(m);
+  }
+
+  private addModel(m: FileModel): void {
+    for (const a of m.aggregates) this.addTag(a);
+    for (const e of m.enums) {
+      this.addTag(e);
+      e.enumerators.forEach((en, index) => {
+        if (!this.enumerators.has(en.name)) this.enumerators.set(en.name, { decl: e, index });
+      });
     }
+    for (const t of m.typedefs) if (!this.typedefs.has(t.name)) this.typedefs.set(t.name, t);
+  }
+
+  /** Adds the fallback model if it was not yet: whether a lookup should be tried again. */
+  private addFallback(): boolean {
+    const fallback = this.fallback;
+    if (!fallback) return false;
+    this.fallback = undefined;
+    this.addModel(fallback());
+    return true;
   }
 
   private addTag(d: AggregateDecl | EnumDecl): void {
@@ -44,20 +61,22 @@ export class Scope {
   }
 
   tag(kind: 'struct' | 'union' | 'enum', name: string): AggregateDecl | EnumDecl | undefined {
-    return this.tags.get(`${kind} ${name}`);
+    const key = `${kind} ${name}`;
+    const found = this.tags.get(key);
+    return (!found || !found.complete) && this.addFallback() ? this.tags.get(key) : found;
   }
 
   typedef(name: string): TypedefDecl | undefined {
-    return this.typedefs.get(name);
+    return this.typedefs.get(name) ?? (this.addFallback() ? this.typedefs.get(name) : undefined);
   }
 
   enumerator(name: string): { decl: EnumDecl; index: number } | undefined {
-    return this.enumerators.get(name);
+    return this.enumerators.get(name) ?? (this.addFallback() ? this.enumerators.get(name) : undefined);
   }
 
   /** A typedef name, a macro standing for a type (`#define __aligned_u64 __u64 __attribute__(...)`), or a builtin. */
   resolveName(name: string): ResolvedTypedef | undefined {
-    const td = this.typedefs.get(name);
+    const td = this.typedef(name);
     if (td) return { type: td.type, attrs: td.attrs, origin: 'typedef', decl: td };
     const macro = this.macros.get(name);
     if (macro && !macro.params) {
@@ -77,7 +96,7 @@ export class Scope {
 
   /** Enumerator values for constant expressions; evaluated lazily by the caller's evaluator. */
   identifierValue(name: string, evalEnum: (decl: EnumDecl) => Map<string, Value>): Value | undefined {
-    const e = this.enumerators.get(name);
+    const e = this.enumerator(name);
     if (!e) return undefined;
     return evalEnum(e.decl).get(name);
   }

@@ -325,7 +325,8 @@ export class Analyser implements AnalysisService {
     });
     const models = result.files.map((f) => this.modelOf(f));
     // Definitions of included files come before the includer's uses.
-    const scope = new Scope([...models.slice(1), models[0], ...(uapi ? [this.libcModel()] : [])], result.macros);
+    // The C library's types are parsed only if a lookup gets past the tree's own (Scope's fallback).
+    const scope = new Scope([...models.slice(1), models[0]], result.macros, uapi ? () => this.libcModel() : undefined);
     const main = models[0] ?? { file, aggregates: [], enums: [], typedefs: [], problems: [] };
     const named = new Map<AggregateDecl, string>();
     for (const a of main.aggregates) {

@@ -60,6 +60,8 @@ export const flagUnvalidated: Rule = {
         else if (p?.type === 'unary_expression' && p.text.startsWith('!')) validated = true;
         else if (op === '&') tested = true;
       }
+      // Only a test without a check is reported: the helper calls below can only add a check.
+      if (!tested || validated) continue;
       // The whole struct handed to a helper (other than the copy): it may validate there.
       let calls = callsOf.get(fn.id);
       if (!calls) callsOf.set(fn.id, (calls = fn.descendantsOfType('call_expression').filter((c): c is Node => !!c)));

@@ -1,8 +1,9 @@
 // `vfio-review patch` and `vfio-review reply`: a series as it arrives (mbox, mail, diff; `-` for
 // stdin, which is how b4 runs per-patch checks), applied in memory to a tree, and the findings
 // each patch introduces printed on the patch's own lines; or a review reply drafted from them.
-// Nothing is written but the cache folder (the lock analysis's per-file IR, see
-// engine/cache/lock-ir.ts): results go to stdout, complaints to stderr (except in the b4
+// Nothing is written but the cache folder (the lock analysis's per-file IR and its analysis of
+// the tree, engine/cache/lock-ir.ts and lock-program.ts; the findings of the tree's unpatched
+// files, engine/cache/findings.ts): results go to stdout, complaints to stderr (except in the b4
 // formats, where b4 counts any stderr line as a failure).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,9 +37,11 @@ export const PATCH_HELP = `  patch FILE...           Review a patch series (mbox
       --arch LIST|all, --fail-on LEVEL   as for check.
       --format FORMAT     text (default), json, sarif, github, b4 (b4.am-perpatch-check-cmd),
                           b4-review (b4 review's check-tool JSON).
-      --cache DIR         Keep what the lock analysis extracts from each file of the tree in
-                          DIR, for the next run (default: $XDG_CACHE_HOME/vfio-review or
-                          ~/.cache/vfio-review); the findings do not depend on it.
+      --cache DIR         Keep in DIR, for the next run (b4 runs one per patch), what the
+                          lock analysis extracts from each file of the tree, its analysis of
+                          the tree, and the findings of the tree's files as they are (default:
+                          $XDG_CACHE_HOME/vfio-review or ~/.cache/vfio-review); the findings
+                          printed do not depend on it.
       --no-cache          Neither read nor write the cache.
   reply FILE              Draft a review reply to one patch of FILE on stdout: quoted hunks
                           with each finding under its line. Nothing is sent.

@@ -2,9 +2,15 @@
 // a file's content at a commit, and which files changed since a revision. git runs through
 // execFile with fixed arguments (never a shell), in a scrubbed environment (a GIT_DIR left in the
 // editor's environment must not point the queries at another repository), with a timeout.
-import { execFile, spawn, type ExecFileException } from 'node:child_process';
+import type { ExecFileException } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+
+// child_process is loaded when git first runs: it brings net, dgram and the stream modules with
+// it (3-5 ms), which `layout` and `abi-diff` of two files never use.
+let childProcess: typeof ChildProcess | undefined;
+const processes = () => (childProcess ??= require('node:child_process') as typeof ChildProcess);
 
 export const GIT_TIMEOUT_MS = 10_000;
 /** Enough for any header worth analysing (the engine stops at 8 MiB). */
@@ -57,7 +63,7 @@ function git(cwd: string, args: string[]): Promise<GitResult> {
   // A repository's own configuration may name programs to run (core.fsmonitor); none is needed.
   const fullArgs = ['-c', 'core.fsmonitor=false', '-c', 'core.quotePath=false', ...args];
   return new Promise((resolve, reject) => {
-    execFile(
+    processes().execFile(
       'git',
       fullArgs,
       { cwd, timeout: GIT_TIMEOUT_MS, maxBuffer: MAX_OUTPUT_BYTES, env: gitEnvironment(), encoding: 'utf8', windowsHide: true },
@@ -284,7 +290,7 @@ export async function showFiles(top: string, rev: string, relPaths: string[]): P
 function gitWithInput(cwd: string, args: string[], input: string): Promise<Buffer> {
   const fullArgs = ['-c', 'core.fsmonitor=false', '-c', 'core.quotePath=false', ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn('git', fullArgs, { cwd, timeout: GIT_TIMEOUT_MS, env: gitEnvironment(), windowsHide: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = processes().spawn('git', fullArgs, { cwd, timeout: GIT_TIMEOUT_MS, env: gitEnvironment(), windowsHide: true, stdio: ['pipe', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     let bytes = 0;
     let stderr = '';

@@ -141,7 +141,7 @@ class RecordingMacros implements MacroLookup {
 }
 
 /** Recordings by store, include context and file; each file keeps the few latest states it was met in. */
-const recordingsByStore = new WeakMap<SourceStore, Map<string, Recording[]>>();
+const recordingsByStore = new WeakMap<SourceStore, { recordings: Map<string, Recording[]>; contexts: Set<string> }>();
 const RECORDINGS_PER_FILE = 6;
 const MAX_RECORDED_FILES = 20000;
 
@@ -169,8 +169,12 @@ export function preprocessUnit(mainPath: string, opts: UnitOptions): UnitResult 
   const replay = opts.replay !== false;
   const contextKey = [opts.include.root ?? '', opts.include.abi.name, opts.include.uapi, opts.scanOnly === true, ...opts.include.extra].join('\0');
   let stored = recordingsByStore.get(opts.store);
-  if (!stored) recordingsByStore.set(opts.store, (stored = new Map()));
-  const recordings = stored;
+  if (!stored) recordingsByStore.set(opts.store, (stored = { recordings: new Map(), contexts: new Set() }));
+  const recordings = stored.recordings;
+  // The first unit of a context records nothing: a `layout` of one header (one unit per ABI)
+  // would only pay for recordings that nothing replays.
+  const record = replay && stored.contexts.has(contextKey);
+  stored.contexts.add(contextKey);
   const result: UnitResult = { abi: opts.include.abi, macros: table, files: [], inputs: new Map(), problems: [] };
   const seen = new Map<string, FileVariant>();
   const stack: string[] = [];
@@ -248,6 +252,10 @@ export function preprocessUnit(mainPath: string, opts: UnitOptions): UnitResult 
     const fit = recordings.get(key)?.find(replayable);
     if (fit) {
       applyRecording(fit);
+      return;
+    }
+    if (!record) {
+      processFile(file, depth);
       return;
     }
     const recording: Recording = { reads: new Map(), writes: new Set(), ops: [], resolutions: new Map(), seenBefore: new Set(), pushed: new Set(), unusable: false };

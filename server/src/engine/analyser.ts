@@ -55,6 +55,8 @@ interface OpenDocument {
   /** The blanked text the tree was parsed from. */
   blanked: string;
   tree: Tree;
+  /** The parse text of edits the tree has not seen yet (see currentTree). */
+  unparsed?: string;
 }
 
 /** Cached units are re-validated against the files' hashes at most this often. */
@@ -229,12 +231,29 @@ export class Analyser implements AnalysisService {
     // One keystroke's change: the store carries over what it cannot have changed.
     const source = changes.length === 1 && edit ? this.store.setOverlayEdited(file, text, edit) : this.store.setOverlay(file, text);
     const facts = this.store.factsOf(source);
-    // Blanking is position-preserving, so the blanked texts differ where the edit was: the
-    // diff-based edit gives tree-sitter exactly the changed span.
-    doc.tree = reparseByDiff(doc.tree, doc.blanked, facts.parseText);
+    // Reparsed when the tree is next read (currentTree): keystrokes that arrive while a check
+    // runs, or within the debounce, cost their line's blanking, not a reparse each.
+    doc.unparsed = facts.parseText;
     doc.text = text;
-    doc.blanked = facts.parseText;
     doc.version = version;
+  }
+
+  /** The document's tree, brought up to date with the edits since it was last read. */
+  private currentTree(doc: OpenDocument): Tree {
+    const next = doc.unparsed;
+    if (next === undefined) return doc.tree;
+    doc.unparsed = undefined;
+    try {
+      // Blanking is position-preserving, so the blanked texts differ where the edits were: the
+      // diff-based edit gives tree-sitter exactly the changed span (of one edit or several).
+      doc.tree = reparseByDiff(doc.tree, doc.blanked, next);
+    } catch {
+      // A parse that failed: start again from the text. (The old tree is not deleted here:
+      // reparseByDiff may have deleted it already, and a second delete frees wasm memory twice.)
+      doc.tree = parseText(next);
+    }
+    doc.blanked = next;
+    return doc.tree;
   }
 
   closeDocument(file: string): void {
@@ -257,7 +276,7 @@ export class Analyser implements AnalysisService {
   /** The editor's tree of a file (all preprocessor branches), parsed on demand for closed files. */
   withTree<T>(file: string, fn: (tree: Tree, text: string) => T): T | undefined {
     const doc = this.docs.get(file);
-    if (doc) return fn(doc.tree, doc.text);
+    if (doc) return fn(this.currentTree(doc), doc.text);
     const src = this.store.read(file);
     if (!src) return undefined;
     // The CLI's files of the lock index were parsed for it already (awaitChecks).

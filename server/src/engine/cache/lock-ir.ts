@@ -109,6 +109,11 @@ export class LockIRCache {
     return ir;
   }
 
+  /** An IR read back from the cache folder with the tree's lock analysis (cache/lock-program.ts): a hit too. */
+  readBack(): void {
+    this.stats.hits++;
+  }
+
   /** Keeps `ir` for `file` at content `hash`; drops the path's oldest entries beyond the few kept. */
   write(file: string, hash: string, ir: FileIR): void {
     const entryPath = this.pathOf(file, hash);

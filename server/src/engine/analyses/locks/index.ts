@@ -21,7 +21,9 @@ export type { FileIR, FunctionIR, Loc } from './extract';
 export const DEFAULT_LOCK_INDEX = ['drivers/vfio/**', 'drivers/iommu/iommufd/**', 'include/linux/vfio*.h'];
 
 // One version per file: an edited file's older versions are dropped, not kept per edit.
-const fileCache = new Map<string, { hash: string; ir: FileIR }>();
+// `fromProgram`: read back with the tree's analysis (cache/lock-program.ts) and not used yet; its
+// first use counts as a hit of the lock IR cache, as reading it from its own entry would.
+const fileCache = new Map<string, { hash: string; ir: FileIR; fromProgram?: boolean }>();
 const programCache = new Map<string, { key: string; program: Program; result: AnalysisResult }>();
 
 let keepPrograms = false;
@@ -160,7 +162,13 @@ function hashedIR(store: SourceStore, file: string, current?: { tree: Tree; blan
   const hash = current?.hash ?? src?.hash;
   if (!hash) return undefined;
   const cached = fileCache.get(file);
-  if (cached?.hash === hash) return cached;
+  if (cached?.hash === hash) {
+    if (cached.fromProgram) {
+      cached.fromProgram = false;
+      disk?.readBack();
+    }
+    return cached;
+  }
   let ir = disk?.read(file, hash);
   if (!ir) {
     if (current) ir = extractFile(file, current.tree, current.blank);
@@ -305,7 +313,7 @@ function programKey(hashes: Map<string, string>): string {
 function adoptProgram(slot: string, stored: StoredProgram): void {
   for (const [file, ir] of stored.program.files) {
     const hash = stored.hashes.get(file)!;
-    if (fileCache.get(file)?.hash !== hash) fileCache.set(file, { hash, ir });
+    if (fileCache.get(file)?.hash !== hash) fileCache.set(file, { hash, ir, fromProgram: true });
   }
   if (programCache.size > 20) programCache.clear();
   programCache.set(slot, { key: programKey(stored.hashes), program: stored.program, result: stored.result });

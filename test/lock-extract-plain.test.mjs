@@ -69,7 +69,11 @@ function compareOn(m, files) {
   return functions;
 }
 
-const fixtureFiles = [...cFiles(path.join(here, 'fixtures')), ...cFiles(path.join(repo, 'examples'))].sort();
+// Not the fuzz regressions: some nest expressions beyond what the reference extraction survives
+// (it overflowed the stack on them; the shipped one leaves such a function out, see too-deep.ts).
+const fuzzFixtures = path.join(here, 'fixtures', 'fuzz') + path.sep;
+const allFixtureFiles = [...cFiles(path.join(here, 'fixtures')), ...cFiles(path.join(repo, 'examples'))].sort();
+const fixtureFiles = allFixtureFiles.filter((f) => !f.startsWith(fuzzFixtures));
 
 test('lock IR from the plain tree equals the reference extraction on every fixture and example file', { timeout: 600_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vfio-review-plain-'));
@@ -108,7 +112,7 @@ test('the plain tree has the type, range, text, error flag and fields of every n
     const store = new m.SourceStore();
     let nodes = 0;
     let withErrors = 0;
-    for (const file of fixtureFiles) {
+    for (const file of allFixtureFiles) {
       const tree = m.parseText(store.factsOf(store.read(file)).parseText);
       try {
         const plainRoot = m.plainTree(tree);

@@ -34,3 +34,32 @@ test('a function nested beyond the CFG limit gets an analysis-incomplete note; a
   assert.deepEqual(quiet.check(file).filter((f) => f.rule === 'analysis-incomplete'), []);
   quiet.dispose();
 });
+
+/** A function assigning one expression of `depth` nested parentheses, after a lock it holds. */
+function deepExpression(name, depth) {
+  return `static int ${name}(int x)\n{\n\tmutex_lock(&l);\n\tx = ${'('.repeat(depth)}x${')'.repeat(depth)};\n\tmutex_unlock(&l);\n\treturn x;\n}\n`;
+}
+
+test('an expression nested thousands deep: no stack overflow in check or code actions, and a note', async (t) => {
+  // A fuzzed file with 10,000 nested parentheses overflowed the lock extraction's expression walk
+  // (and the CFG's label search in unreachable code) through codeActions.
+  const root = mkdtempSync(path.join(tmpdir(), 'vfio-review-deep-expr-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(path.join(root, 'drivers/vfio'), { recursive: true });
+  writeFileSync(path.join(root, 'Kbuild'), '');
+  const file = path.join(root, 'drivers/vfio/deep_expr.c');
+  const text = `#include <linux/mutex.h>\nstatic DEFINE_MUTEX(l);\n\n${deepExpression('plain_enough', 100)}\n${deepExpression('far_too_nested', 10000)}`;
+  writeFileSync(file, text);
+  const deepLine = text.split('\n').findIndex((l) => l.startsWith('static int far_too_nested'));
+
+  const engine = await createEngine({ root, arches: ['x86_64'] });
+  engine.openDocument(file, text, 1);
+  const findings = engine.check(file);
+  const notes = findings.filter((f) => f.rule === 'analysis-incomplete');
+  assert.deepEqual(notes.map((f) => f.range.start.line), [deepLine]);
+  assert.match(notes[0].message, /^function far_too_nested: expressions nested more than 400 levels deep;/);
+  assert.deepEqual(findings.filter((f) => /failed on this file/.test(f.message)), []);
+  const lines = text.split('\n').length;
+  assert.ok(Array.isArray(engine.codeActions(file, { start: { line: 0, character: 0 }, end: { line: lines, character: 0 } })));
+  engine.dispose();
+});

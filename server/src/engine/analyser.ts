@@ -566,7 +566,7 @@ export class Analyser implements AnalysisService {
     if (incomplete !== 'off') {
       if (!uapi) {
         for (const fn of tooDeepFunctions(tree, facts.parseText)) {
-          note(fn.line, `function ${fn.name}: statements nested more than ${MAX_CFG_DEPTH} levels deep; the lock, flag and union analyses leave it out.`);
+          note(fn.line, `function ${fn.name}: ${fn.what} nested more than ${MAX_CFG_DEPTH} levels deep; the lock, flag and union analyses leave it out.`);
         }
       }
       if (skippedAbis.length || skippedRules.length) {

@@ -296,9 +296,15 @@ export function buildCfg<E, N extends SyntaxNodeOf<N> = SyntaxNode>(body: N, hoo
   return { nodes, entry, exit };
 }
 
-function containsLabel<N extends SyntaxNodeOf<N>>(n: N): boolean {
-  if (n.type === 'labeled_statement' || n.type === 'case_statement') return true;
-  return n.namedChildren.some((c) => c !== null && c.type !== 'expression_statement' && containsLabel(c));
+// An explicit stack, not recursion: unreachable code can nest thousands deep (a fuzzed file
+// overflowed the call stack here).
+function containsLabel<N extends SyntaxNodeOf<N>>(root: N): boolean {
+  const stack: N[] = [root];
+  for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
+    if (n.type === 'labeled_statement' || n.type === 'case_statement') return true;
+    for (const c of n.namedChildren) if (c !== null && c.type !== 'expression_statement') stack.push(c);
+  }
+  return false;
 }
 
 /** Successor lists in reverse post-order from the entry: a good order for forward dataflow. */

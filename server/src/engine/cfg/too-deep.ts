@@ -11,19 +11,28 @@ const CANDIDATE_BRACE_DEPTH = Math.floor(MAX_CFG_DEPTH / 2) - 10;
 
 export interface TooDeepFunction {
   name: string;
+  /** What nests too deep: its statements (the CFG) or an expression (the lock extraction's walk). */
+  what: 'statements' | 'expressions';
   /** The function's first line (0-based). */
   line: number;
 }
 
-/** Offsets in `text` where the brace depth first exceeds the candidate depth, one per run of depth. */
+/**
+ * Offsets in `text` where the brace depth, or the parenthesis depth (expressions nested too deep
+ * for the lock extraction), first exceeds the candidate depth, one per run of depth.
+ */
 function deepOffsets(text: string): number[] {
   const out: number[] = [];
-  let depth = 0;
+  let braces = 0;
+  let parens = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 123 /* { */) {
-      if (++depth === CANDIDATE_BRACE_DEPTH + 1) out.push(i);
-    } else if (c === 125 /* } */ && depth > 0) depth--;
+      if (++braces === CANDIDATE_BRACE_DEPTH + 1) out.push(i);
+    } else if (c === 125 /* } */ && braces > 0) braces--;
+    else if (c === 40 /* ( */) {
+      if (++parens === CANDIDATE_BRACE_DEPTH + 1) out.push(i);
+    } else if (c === 41 /* ) */ && parens > 0) parens--;
   }
   return out;
 }
@@ -39,19 +48,56 @@ export function tooDeepFunctions(tree: Tree, parseText: string): TooDeepFunction
     if (!top || top.type !== 'function_definition' || top.hasError || !offsets.some((o) => o >= top.startIndex && o < top.endIndex) || seen.has(top.id)) continue;
     seen.add(top.id);
     const body = top.childForFieldName('body');
-    if (!body || !isTooDeep(body)) continue;
-    out.push({ name: declaratorName(top.childForFieldName('declarator')) ?? '(unnamed)', line: top.startPosition.row });
+    const what = body ? tooDeep(body) : undefined;
+    if (!what) continue;
+    out.push({ name: declaratorName(top.childForFieldName('declarator')) ?? '(unnamed)', what, line: top.startPosition.row });
   }
   return out;
 }
 
-function isTooDeep(body: Node): boolean {
+function tooDeep(body: Node): TooDeepFunction['what'] | undefined {
   try {
     buildCfg(body, { events: () => [] });
-    return false;
   } catch (e) {
-    if (e instanceof CfgTooDeep) return true;
+    if (e instanceof CfgTooDeep) return 'statements';
     // Any other failure is the analyses' to report.
-    return false;
+    return undefined;
+  }
+  return expressionDepth(body) > MAX_CFG_DEPTH ? 'expressions' : undefined;
+}
+
+/**
+ * The longest chain of nested nodes below `body` with no statement between them: what the lock
+ * extraction's expression walk recurses through. A cursor walk, so no recursion of our own.
+ */
+function expressionDepth(body: Node): number {
+  const cursor = body.walk();
+  const chain: number[] = [0];
+  let deepest = 0;
+  try {
+    for (;;) {
+      if (cursor.gotoFirstChild()) {
+        const type = cursor.nodeType;
+        const run = type.endsWith('_statement') ? 0 : chain[chain.length - 1] + 1;
+        chain.push(run);
+        if (run > deepest) deepest = run;
+        continue;
+      }
+      for (;;) {
+        if (chain.length === 1) return deepest;
+        if (cursor.gotoNextSibling()) {
+          chain.pop();
+          const type = cursor.nodeType;
+          const run = type.endsWith('_statement') ? 0 : chain[chain.length - 1] + 1;
+          chain.push(run);
+          if (run > deepest) deepest = run;
+          break;
+        }
+        cursor.gotoParent();
+        chain.pop();
+      }
+    }
+  } finally {
+    cursor.delete();
   }
 }

@@ -3,7 +3,7 @@
 // field types, file-scope variables, and the functions assigned to fields in designated
 // initializers (ops tables).
 import type { Tree } from 'web-tree-sitter';
-import { buildCfg, CfgTooDeep, type Cfg } from '../../cfg/build';
+import { buildCfg, CfgTooDeep, MAX_CFG_DEPTH, type Cfg } from '../../cfg/build';
 import type { BlankResult } from '../../parse/blank';
 import { plainTree, type PlainNode as Node, type SyntaxNodeOf } from '../../parse/plain-tree';
 import { lockExprOf, normaliseExpr } from './paths';
@@ -254,7 +254,20 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
       return out;
     };
 
+    // Expressions can nest thousands deep in hostile or generated code (a fuzzed file with 10,000
+    // parentheses overflowed the stack here): past the CFG's own limit the function is left out
+    // like one whose statements nest too deep, and too-deep.ts says so.
+    let depth = 0;
     const walk = (n: Node, out: LockEvent[]): void => {
+      if (++depth > MAX_CFG_DEPTH) throw new CfgTooDeep(`expressions nested more than ${MAX_CFG_DEPTH} deep`);
+      try {
+        walkNode(n, out);
+      } finally {
+        depth--;
+      }
+    };
+
+    const walkNode = (n: Node, out: LockEvent[]): void => {
       switch (n.type) {
         case 'call_expression': {
           const fn = n.childForFieldName('function');

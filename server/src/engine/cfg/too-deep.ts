@@ -72,29 +72,28 @@ function tooDeep(body: Node): TooDeepFunction['what'] | undefined {
  */
 function expressionDepth(body: Node): number {
   const cursor = body.walk();
+  // chain[i]: the run of non-statement nodes ending at the cursor's ancestor of depth i.
   const chain: number[] = [0];
   let deepest = 0;
+  const enter = (): void => {
+    const run = cursor.nodeType.endsWith('_statement') ? 0 : chain[chain.length - 1] + 1;
+    chain.push(run);
+    if (run > deepest) deepest = run;
+  };
   try {
     for (;;) {
       if (cursor.gotoFirstChild()) {
-        const type = cursor.nodeType;
-        const run = type.endsWith('_statement') ? 0 : chain[chain.length - 1] + 1;
-        chain.push(run);
-        if (run > deepest) deepest = run;
+        enter();
         continue;
       }
       for (;;) {
         if (chain.length === 1) return deepest;
+        chain.pop();
         if (cursor.gotoNextSibling()) {
-          chain.pop();
-          const type = cursor.nodeType;
-          const run = type.endsWith('_statement') ? 0 : chain[chain.length - 1] + 1;
-          chain.push(run);
-          if (run > deepest) deepest = run;
+          enter();
           break;
         }
         cursor.gotoParent();
-        chain.pop();
       }
     }
   } finally {

@@ -4,7 +4,8 @@
 // Node object; a whole index visited that way spent most of its time crossing into wasm and
 // collecting those objects. One TreeCursor walk reads each node once (type, field, start and end);
 // positions and text then come from the tree's own text.
-import type { Point, Tree } from 'web-tree-sitter';
+import type { Language, Point, Tree } from 'web-tree-sitter';
+import { publicCursor, rawCursor, type CursorLike } from './wasm-cursor';
 
 /**
  * What the lock extraction and the CFG builder read of a node, N being the node type itself.
@@ -126,7 +127,25 @@ export class PlainNode implements SyntaxNodeOf<PlainNode> {
 /** Named tokens of the C grammar: never any children, so the cursor is not asked for them. */
 const TOKENS = new Set(['identifier', 'field_identifier', 'type_identifier', 'statement_identifier', 'primitive_type', 'number_literal', 'comment', 'escape_sequence', 'string_content', 'system_lib_string', 'true', 'false', 'null']);
 
-export function plainTree(tree: Tree): PlainNode {
+/** Which node types of a language are named, by type id (asked once per language, not during a walk). */
+const namedTypesOf = new WeakMap<Language, boolean[]>();
+
+function namedTypes(language: Language): boolean[] {
+  let named = namedTypesOf.get(language);
+  if (!named) {
+    named = language.types.map((_t, id) => language.nodeTypeIsNamed(id));
+    // ERROR nodes have tree-sitter's builtin symbols (65535, and 65534 for its repeats).
+    for (const builtin of [0xfffe, 0xffff]) named[builtin] = language.nodeTypeIsNamed(builtin);
+    namedTypesOf.set(language, named);
+  }
+  return named;
+}
+
+/**
+ * `viaWasm` false walks with web-tree-sitter's own TreeCursor (the tests compare both ways); by
+ * default the cursor calls wasm directly (parse/wasm-cursor.ts) when it can.
+ */
+export function plainTree(tree: Tree, options: { viaWasm?: boolean } = {}): PlainNode {
   const root = tree.rootNode;
   const source = new Source(root.text, root.startIndex, root.startPosition.row, root.startPosition.column);
   // Most files parse without an error: only then are MISSING leaves looked for.
@@ -135,14 +154,14 @@ export function plainTree(tree: Tree): PlainNode {
   const types = language.types;
   const fields = language.fields;
   const closeBrace = types.indexOf('}');
-  const namedByType: (boolean | undefined)[] = [];
-  const cursor = tree.walk();
+  const namedByType = namedTypes(language);
+  const cursor: CursorLike = (options.viaWasm !== false && rawCursor(tree)) || publicCursor(tree);
   let nextId = 1;
   /** The node under the cursor, or null for punctuation (a leaf, left out). */
   const nodeHere = (parent: PlainNode | null): PlainNode | null => {
     const typeId = cursor.nodeTypeId;
     const fieldId = cursor.currentFieldId;
-    const named = (namedByType[typeId] ??= language.nodeTypeIsNamed(typeId));
+    const named = namedByType[typeId] ?? false;
     if (!named && fieldId === 0 && typeId !== closeBrace) {
       if (anyError && parent && cursor.nodeIsMissing) markError(parent);
       return null;
@@ -167,7 +186,7 @@ export function plainTree(tree: Tree): PlainNode {
       }
       // A leaf. MISSING nodes (inserted by error recovery) are empty leaves; tree-sitter does not
       // count every ERROR leaf as an error (a stray character may cost nothing): it is asked.
-      if (current && current.type === 'ERROR' ? cursor.currentNode.hasError : current && anyError && current.startIndex === current.endIndex && cursor.nodeIsMissing) markError(current);
+      if (current && current.type === 'ERROR' ? cursor.currentNodeHasError : current && anyError && current.startIndex === current.endIndex && cursor.nodeIsMissing) markError(current);
       for (;;) {
         if (current === top) return top;
         if (cursor.gotoNextSibling()) {

@@ -298,5 +298,13 @@ export function compareVersions(oldFacts: Map<AbiName, VersionFacts>, newFacts: 
       related: change.old ? [{ file: ctx.baseLocation, range: { start: { line: change.old.line, character: change.old.character }, end: { line: change.old.line, character: change.old.character } }, message: `in ${ctx.baseLabel}` }] : undefined,
     });
   }
-  return findings.sort((a, b) => a.range.start.line - b.range.start.line || a.rule.localeCompare(b.rule));
+  return findings.sort((a, b) => a.range.start.line - b.range.start.line || byCodeUnits(a.rule, b.rule));
+}
+
+/**
+ * Rule ids (lower-case letters and hyphens) in the order localeCompare gives them, without it:
+ * the first localeCompare of a process loads ICU's collator, 15-17 ms of an abi-diff run.
+ */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -737,7 +737,17 @@ function analyseFunction(p: Program, fn: FunctionIR, reads: Reads): Analysed {
   const heldAtList: HeldPoint[] = [];
   const accessList: AccessPoint[] = [];
   const checked = new Set<string>();
-  const resolve = (text: string) => resolvePath(text, scope);
+  // Each event's lock is resolved again on every visit of its node: kept per text for this
+  // analysis (a pure function of the text and the scope; paths are never changed once made).
+  const resolved = new Map<string, LockPath>();
+  const resolve = (text: string): LockPath => {
+    let path = resolved.get(text);
+    if (!path) {
+      path = resolvePath(text, scope);
+      resolved.set(text, path);
+    }
+    return path;
+  };
   let recording = false;
 
   const initial: State = { held: new Map(), unlocked: new Map(), foreign: new Map() };
@@ -801,8 +811,19 @@ function analyseFunction(p: Program, fn: FunctionIR, reads: Reads): Analysed {
     return undefined;
   };
 
+  // States are shared between nodes and edges (forwardDataflow hands one state to every
+  // successor): a state is never changed once made. transfer copies its input on the first
+  // change only: most events (calls without lock effects, accesses, returns) change nothing.
   const transfer = (inState: State, events: LockEvent[]): State => {
-    const s: State = { held: new Map(inState.held), unlocked: new Map(inState.unlocked), foreign: new Map(inState.foreign) };
+    let s = inState;
+    let copied = false;
+    const own = (): State => {
+      if (!copied) {
+        s = { held: new Map(s.held), unlocked: new Map(s.unlocked), foreign: new Map(s.foreign) };
+        copied = true;
+      }
+      return s;
+    };
     for (const e of events) {
       switch (e.k) {
         case 'acquire': {
@@ -812,6 +833,7 @@ function analyseFunction(p: Program, fn: FunctionIR, reads: Reads): Analysed {
           if (recording && prev && pathKey(path) !== undefined && !e.prim.includes('nested') && !prev.prim.includes('nested')) {
             findings.push({ kind: 'double-acquire', fn, at: e.at, lock: path, other: prev.at });
           }
+          own();
           // Taking back a lock the caller held (dropped around a callback) restores the caller's hold.
           s.held.set(key, { path, at: e.at, prim: e.prim, scoped: !!e.scoped, local: !s.foreign.has(key) });
           // Dropped and taken back: on this path the caller's lock is held again when we return.
@@ -822,6 +844,7 @@ function analyseFunction(p: Program, fn: FunctionIR, reads: Reads): Analysed {
         case 'release': {
           const path = resolve(e.lock);
           const key = heldKey(path);
+          own();
           const removed = removeMatching(s, path);
           if (!removed) {
             const before = s.unlocked.get(key);
@@ -833,20 +856,21 @@ function analyseFunction(p: Program, fn: FunctionIR, reads: Reads): Analysed {
         }
         case 'drop': {
           const path = resolve(e.lock);
-          s.held.delete(heldKey(path));
+          const key = heldKey(path);
+          if (s.held.has(key)) own().held.delete(key);
           break;
         }
         case 'assert': {
           const path = resolve(e.lock);
           if (!matchHeld(path, [...s.held.values()].map((h) => h.path))) {
             if (!e.conditional) addRequirement(path, { origin: { at: e.at, text: `${e.prim}(&${e.lock})`, fn: fn.name }, chain: [] });
-            s.held.set(heldKey(path), { path, at: e.at, prim: e.prim, scoped: false, local: false });
+            own().held.set(heldKey(path), { path, at: e.at, prim: e.prim, scoped: false, local: false });
           }
           break;
         }
         case 'call': {
           if (recording) heldAtList.push({ at: e.at, held: [...s.held.values()], call: e.name, callId: e.id });
-          applyCall(s, e);
+          applyCall(s, e, own);
           break;
         }
         case 'return':
@@ -863,7 +887,8 @@ function analyseFunction(p: Program, fn: FunctionIR, reads: Reads): Analysed {
     return s;
   };
 
-  const applyCall = (s: State, e: Extract<LockEvent, { k: 'call' }>) => {
+  /** `own` gives the state to change (see transfer); `s` is read until then. */
+  const applyCall = (s: State, e: Extract<LockEvent, { k: 'call' }>, own: () => State) => {
     if (e.callee.kind === 'param') {
       if (recording) summary.paramCalls.push({ index: e.callee.index, args: e.args, held: [...s.held.values()].map((h) => h.path), at: e.at });
       return;
@@ -924,13 +949,14 @@ function analyseFunction(p: Program, fn: FunctionIR, reads: Reads): Analysed {
       const text = substitute(a, e.args);
       if (text === undefined) continue;
       const path = resolve(text);
-      s.held.set(heldKey(path), { path, at: e.at, prim: callee.name, scoped: false, local: true });
+      own().held.set(heldKey(path), { path, at: e.at, prim: callee.name, scoped: false, local: true });
     }
     for (const r of cs.releases) {
       const text = substitute(r, e.args);
       if (text === undefined) continue;
       const path = resolve(text);
-      if (!removeMatching(s, path) && (path.root.kind === 'param' || path.root.kind === 'global')) s.foreign.set(heldKey(path), path);
+      const st = own();
+      if (!removeMatching(st, path) && (path.root.kind === 'param' || path.root.kind === 'global')) st.foreign.set(heldKey(path), path);
     }
   };
 

@@ -1,8 +1,13 @@
 // Builds a FileModel from a tree-sitter tree: aggregates, enums, typedefs with their member
 // type expressions and layout attributes, and the regions tree-sitter could not parse.
-import type { Node, Tree } from 'web-tree-sitter';
+// The walk runs over web-tree-sitter's nodes or over a plain copy of the tree (parse/plain-tree.ts):
+// through the Node API each `.type`, `.children`, `.childForFieldName()` or `.endPosition` is a call
+// into wasm and a new Node object, while the copy reads each node once with a cursor. The copy
+// visits every node, function bodies included, so it is taken only for texts without any.
+import type { Node, Point, Tree } from 'web-tree-sitter';
 import type { BlankedAnnotation } from '../parse/blank';
 import { parseText } from '../parse/parser';
+import { plainTree, type PlainNode } from '../parse/plain-tree';
 import type { MacroAttribute, MacroDeclaration } from '../preprocess/macro-uses';
 import kernelC from '../../../../grammars/kernel-c.json';
 import type { AggregateDecl, EnumDecl, FieldDecl, FileModel, LayoutAttrs, SourcePos, TypeExpr, TypedefDecl } from './decls';
@@ -45,8 +50,77 @@ function marksOf(annotations: BlankedAnnotation[], attributes: MacroAttribute[])
 /** The wrapper a declaration macro's expansion is parsed in. */
 const EXPANSION_TAG = '__vfio_review_expansion__';
 
-const pos = (n: Node): SourcePos => ({ line: n.startPosition.row, character: n.startPosition.column });
-const endPos = (n: Node): SourcePos => ({ line: n.endPosition.row, character: n.endPosition.column });
+/** What the extraction reads of a node: web-tree-sitter's Node and the plain copy's PlainNode have it. */
+interface ModelNode<N> {
+  readonly id: number;
+  readonly type: string;
+  readonly text: string;
+  readonly startIndex: number;
+  readonly endIndex: number;
+  readonly startPosition: Point;
+  readonly endPosition: Point;
+  readonly parent: N | null;
+  /** The plain copy leaves punctuation out: the extraction looks only for named children here. */
+  readonly children: (N | null)[];
+  readonly namedChildren: (N | null)[];
+  childForFieldName(name: string): N | null;
+  childrenForFieldName(name: string): (N | null)[];
+}
+
+/** What each kind of node answers its own way. */
+interface NodeAccess<N> {
+  kind: ExtractWay;
+  /** A node error recovery inserted (`__u32 :3;` gets a MISSING field name). */
+  isMissing(n: N): boolean;
+  /** A top-level specifier's end, or the end of the `;` right after it (`struct x {...} __packed;`). */
+  declarationEnd(n: N): number;
+  /** The innermost node under `from` at `offset`, as tree-sitter's descendantForIndex finds it. */
+  descendantAt(from: N, offset: number): N | null;
+}
+
+/** How the tree is walked: through web-tree-sitter's nodes, or over a plain copy of it. */
+export type ExtractWay = 'nodes' | 'plain';
+
+const nodeAccess: NodeAccess<Node> = {
+  kind: 'nodes',
+  isMissing: (n) => n.isMissing,
+  declarationEnd: (n) => (n.nextSibling?.type === ';' ? n.nextSibling.endIndex : n.endIndex),
+  descendantAt: (from, offset) => from.descendantForIndex(offset),
+};
+
+/**
+ * The copy keeps MISSING leaves that have a field or a name, marked hasError, and no punctuation:
+ * the `;` after a specifier is asked of the tree itself (a few calls per top-level type).
+ */
+function plainAccess(tree: Tree): NodeAccess<PlainNode> {
+  return {
+    kind: 'plain',
+    isMissing: (n) => n.hasError && n.startIndex === n.endIndex && n.children.length === 0 && n.type !== 'ERROR',
+    declarationEnd: (n) => {
+      let real: Node | null = tree.rootNode.descendantForIndex(n.startIndex, n.endIndex);
+      while (real && !(real.startIndex === n.startIndex && real.type === n.type && real.endIndex === n.endIndex)) real = real.parent;
+      return real ? nodeAccess.declarationEnd(real) : n.endIndex;
+    },
+    descendantAt: (from, offset) => {
+      // tree-sitter descends into the first child that ends after the offset, if it starts at or before it.
+      let n = from;
+      for (let next = n.children.find((c) => c.endIndex > offset); next && next.startIndex <= offset; next = n.children.find((c) => c.endIndex > offset)) n = next;
+      return n;
+    },
+  };
+}
+
+const pos = (n: { startPosition: Point }): SourcePos => ({ line: n.startPosition.row, character: n.startPosition.column });
+const endPos = (n: { endPosition: Point }): SourcePos => ({ line: n.endPosition.row, character: n.endPosition.column });
+
+/** The name a declarator declares, through pointers, arrays and parentheses. */
+function declaratorName<N extends ModelNode<N>>(d: N): N | null {
+  let cur: N | null = d;
+  while (cur && cur.type !== 'field_identifier' && cur.type !== 'identifier' && cur.type !== 'type_identifier') {
+    cur = cur.childForFieldName('declarator') ?? cur.namedChildren.find((c) => c?.type.endsWith('declarator') || c?.type.endsWith('identifier')) ?? null;
+  }
+  return cur;
+}
 
 const primitiveWords = new Set(['signed', 'unsigned', 'short', 'long', 'int', 'char', 'double', 'float', 'void', '_Bool', 'bool', '__int128']);
 
@@ -72,7 +146,7 @@ export function normalisePrimitive(words: string[]): string | undefined {
 /** Nested struct/union bodies read (C11 asks compilers for 63; real headers use a handful). */
 const MAX_AGGREGATE_NESTING = 128;
 
-class Extractor {
+class Extractor<N extends ModelNode<N>> {
   readonly model: FileModel;
   private layoutAnns: LayoutMark[];
   private claimed = new Set<LayoutMark>();
@@ -80,6 +154,7 @@ class Extractor {
   private depth = 0;
 
   constructor(
+    private access: NodeAccess<N>,
     private file: string,
     annotations: BlankedAnnotation[],
     attributes: MacroAttribute[] = [],
@@ -91,26 +166,27 @@ class Extractor {
     this.layoutAnns = marksOf(annotations, attributes);
   }
 
-  run(root: Node): FileModel {
+  /** `root` is the tree's root as this extractor's kind of node; problems are read from `tree`. */
+  run(root: N, tree: Tree): FileModel {
     for (const child of root.namedChildren) if (child) this.topLevel(child);
-    this.collectProblems(root);
+    collectProblems(tree.rootNode, this.model);
     return this.model;
   }
 
-  private topLevel(first: Node): void {
+  private topLevel(first: N): void {
     // A worklist, not recursion: conditionals nest as deep as the file says (10,000 `#if`s
     // would exhaust the stack).
-    const pending: Node[] = [first];
+    const pending: N[] = [first];
     for (let node = pending.pop(); node; node = pending.pop()) this.topLevelOne(node, pending);
   }
 
-  private topLevelOne(node: Node, pending: Node[]): void {
+  private topLevelOne(node: N, pending: N[]): void {
     switch (node.type) {
       case 'struct_specifier':
       case 'union_specifier':
       case 'enum_specifier':
         // `struct x {...} __packed;`: the blanked annotation sits between the body and the `;`.
-        this.tagged(node, node, false, node.nextSibling?.type === ';' ? node.nextSibling.endIndex : node.endIndex);
+        this.tagged(node, node, false, this.access.declarationEnd(node));
         break;
       case 'declaration': {
         const type = node.childForFieldName('type');
@@ -160,7 +236,7 @@ class Extractor {
     const at = this.positionAt(d.start);
     const tree = parseText(`struct ${EXPANSION_TAG} {\n${d.expansion}\n};\n`);
     try {
-      const sub = new Extractor(this.file, []).run(tree.rootNode);
+      const sub = extractWith(this.access.kind, this.file, tree, []);
       for (const agg of sub.aggregates) {
         reposition(agg, at);
         if (agg.tag === EXPANSION_TAG) parent.fields.push(...agg.fields);
@@ -173,7 +249,7 @@ class Extractor {
   }
 
   /** Reads `__attribute__((packed, aligned(8)))` specifiers among `nodes`. */
-  private applyAttributeSpecifiers(attrs: LayoutAttrs, nodes: (Node | null)[]): void {
+  private applyAttributeSpecifiers(attrs: LayoutAttrs, nodes: (N | null)[]): void {
     for (const n of nodes) {
       if (!n || n.type !== 'attribute_specifier') continue;
       const list = n.namedChildren.find((c) => c?.type === 'argument_list');
@@ -195,7 +271,7 @@ class Extractor {
   }
 
   /** An aggregate or enum specifier; `owner` is the declaration it appears in. */
-  private tagged(node: Node, owner: Node, nested = false, endIndex?: number): AggregateDecl | EnumDecl {
+  private tagged(node: N, owner: N, nested = false, endIndex?: number): AggregateDecl | EnumDecl {
     const nameNode = node.childForFieldName('name');
     const body = node.childForFieldName('body');
     const kind = node.type === 'struct_specifier' ? 'struct' : node.type === 'union_specifier' ? 'union' : 'enum';
@@ -251,9 +327,9 @@ class Extractor {
   }
 
   /** Whether an offset inside `body` lies in the body of an aggregate nested in it. */
-  private insideNestedBody(body: Node, offset: number): boolean {
-    const n = body.descendantForIndex(offset);
-    for (let p: Node | null = n; p && p.id !== body.id; p = p.parent) if (p.type === 'field_declaration_list' && p.startIndex < offset) return true;
+  private insideNestedBody(body: N, offset: number): boolean {
+    const n = this.access.descendantAt(body, offset);
+    for (let p: N | null = n; p && p.id !== body.id; p = p.parent) if (p.type === 'field_declaration_list' && p.startIndex < offset) return true;
     return false;
   }
 
@@ -261,13 +337,13 @@ class Extractor {
    * Where annotations after an aggregate body still belong to the aggregate: up to the first
    * declarator of the declaration (`} __packed var;`), or its end.
    */
-  private declarationTypeEnd(owner: Node, spec: Node): number {
+  private declarationTypeEnd(owner: N, spec: N): number {
     const decl = owner.childForFieldName('declarator');
     if (decl && decl.startIndex >= spec.endIndex) return decl.startIndex;
     return owner.endIndex;
   }
 
-  private field(node: Node, parent: AggregateDecl): void {
+  private field(node: N, parent: AggregateDecl): void {
     if (node.type === 'preproc_if' || node.type === 'preproc_ifdef' || node.type === 'preproc_else' || node.type === 'preproc_elif') {
       for (const c of node.namedChildren) if (c) this.field(c, parent);
       return;
@@ -277,10 +353,10 @@ class Extractor {
     if (!typeNode) return;
     const base = this.typeExpr(typeNode, node, true);
     const baseText = this.typeText(typeNode);
-    const declarators = node.childrenForFieldName('declarator').filter((d): d is Node => !!d);
+    const declarators = node.childrenForFieldName('declarator').filter((d): d is N => !!d);
     // Bit-field clauses follow their declarator among the children.
-    const children = node.children.filter((c): c is Node => !!c);
-    const bitsFor = (d: Node): string | undefined => {
+    const children = node.children.filter((c): c is N => !!c);
+    const bitsFor = (d: N): string | undefined => {
       const i = children.findIndex((c) => c.id === d.id);
       const next = children[i + 1];
       return next?.type === 'bitfield_clause' ? next.namedChildren[0]?.text : undefined;
@@ -303,13 +379,13 @@ class Extractor {
     }
     for (const d of declarators) {
       const bits = bitsFor(d);
-      if (d.isMissing) {
+      if (this.access.isMissing(d)) {
         // `__u32 :3;` — tree-sitter inserts a missing name before the bit-field clause.
         parent.fields.push({ type: base, attrs: { ...fieldAttrs }, typeText: baseText, pos: pos(node), end: endPos(node), bits });
         continue;
       }
       const { name, type, suffix } = this.applyDeclarator(d, base);
-      const nameNode = this.declaratorName(d);
+      const nameNode = declaratorName(d);
       const f: FieldDecl = {
         name, type, attrs: { ...fieldAttrs }, typeText: baseText + suffix,
         pos: nameNode ? pos(nameNode) : pos(d), end: endPos(d), bits,
@@ -318,19 +394,11 @@ class Extractor {
     }
   }
 
-  private declaratorName(d: Node): Node | null {
-    let cur: Node | null = d;
-    while (cur && cur.type !== 'field_identifier' && cur.type !== 'identifier' && cur.type !== 'type_identifier') {
-      cur = cur.childForFieldName('declarator') ?? cur.namedChildren.find((c) => c?.type.endsWith('declarator') || c?.type.endsWith('identifier')) ?? null;
-    }
-    return cur;
-  }
-
   /** Applies a declarator to a base type: `*a[3]` is an array of pointers. */
-  private applyDeclarator(d: Node, type: TypeExpr): { name?: string; type: TypeExpr; suffix: string } {
+  private applyDeclarator(d: N, type: TypeExpr): { name?: string; type: TypeExpr; suffix: string } {
     let suffix = '';
     let arrays = '';
-    let cur: Node | null = d;
+    let cur: N | null = d;
     let t = type;
     while (cur) {
       switch (cur.type) {
@@ -371,7 +439,7 @@ class Extractor {
     return { type: t, suffix: suffix + arrays };
   }
 
-  private typeText(typeNode: Node): string {
+  private typeText(typeNode: N): string {
     if ((typeNode.type === 'struct_specifier' || typeNode.type === 'union_specifier' || typeNode.type === 'enum_specifier')) {
       const kw = typeNode.type.replace('_specifier', '');
       const name = typeNode.childForFieldName('name');
@@ -380,7 +448,7 @@ class Extractor {
     return typeNode.text.replace(/\s+/g, ' ').trim();
   }
 
-  private typeExpr(typeNode: Node, owner: Node, nested = false): TypeExpr {
+  private typeExpr(typeNode: N, owner: N, nested = false): TypeExpr {
     switch (typeNode.type) {
       case 'primitive_type': {
         const prim = normalisePrimitive([typeNode.text]);
@@ -411,7 +479,7 @@ class Extractor {
     }
   }
 
-  private typedef(node: Node): void {
+  private typedef(node: N): void {
     const typeNode = node.childForFieldName('type');
     if (!typeNode) return;
     const base = this.typeExpr(typeNode, node);
@@ -426,7 +494,7 @@ class Extractor {
       const from = base.k === 'tag' && base.decl ? d.startIndex : node.startIndex;
       this.applyAttributeSpecifiers(attrs, [...node.children, ...d.children].filter((c) => c && c.startIndex >= from));
       this.applyAnnotations(attrs, this.annotationsIn(from, node.endIndex));
-      const nameNode = this.declaratorName(d);
+      const nameNode = declaratorName(d);
       const td: TypedefDecl = { name, type, attrs, file: this.file, pos: nameNode ? pos(nameNode) : pos(d), typeText: baseText + suffix };
       this.model.typedefs.push(td);
       // A typedef of an anonymous aggregate names it.
@@ -436,42 +504,45 @@ class Extractor {
       }
     }
   }
+}
 
-  private collectProblems(root: Node): void {
-    // A worklist, not recursion: a broken file can be thousands of levels deep. The next sibling
-    // comes from the parent's child list: web-tree-sitter's `nextSibling` recurses in wasm and,
-    // on a node a few thousand levels deep, overflows the wasm stack and corrupts the parser's
-    // memory for the rest of the process ("memory access out of bounds" on every later parse).
-    const pending: { n: Node; context: string; next: Node | null }[] = [{ n: root, context: 'top level', next: null }];
-    for (let item = pending.pop(); item; item = pending.pop()) {
-      const { n, context, next } = item;
-      if (!n.hasError && !n.isMissing) continue;
-      let ctx = context;
-      if (n.type === 'function_definition') {
-        const name = this.declaratorName(n.childForFieldName('declarator') ?? n);
-        ctx = `function ${name?.text ?? '(unnamed)'}`;
-      } else if ((n.type === 'struct_specifier' || n.type === 'union_specifier') && n.childForFieldName('name')) {
-        ctx = `${n.type.replace('_specifier', '')} ${n.childForFieldName('name')!.text}`;
-      }
-      if (n.type === 'ERROR') {
-        this.model.problems.push({ pos: pos(n), end: endPos(n), context: ctx });
-        continue;
-      }
-      if (n.isMissing) {
-        // `__u32 :3;` is valid C that tree-sitter parses with a missing field name.
-        if (n.type === 'field_identifier' && next?.type === 'bitfield_clause') continue;
-        this.model.problems.push({ pos: pos(n), end: endPos(n), context: ctx, missing: n.type });
-        continue;
-      }
-      // Pushed last first, so problems come out in source order.
-      const children = n.children;
-      for (let i = children.length - 1; i >= 0; i--) {
-        const c = children[i];
-        if (c) pending.push({ n: c, context: ctx, next: children[i + 1] ?? null });
-      }
+/**
+ * The regions tree-sitter could not parse, read through web-tree-sitter's nodes whatever the walk
+ * above: it enters only subtrees with an error, and the copy leaves out MISSING punctuation.
+ */
+function collectProblems(root: Node, model: FileModel): void {
+  // A worklist, not recursion: a broken file can be thousands of levels deep. The next sibling
+  // comes from the parent's child list: web-tree-sitter's `nextSibling` recurses in wasm and,
+  // on a node a few thousand levels deep, overflows the wasm stack and corrupts the parser's
+  // memory for the rest of the process ("memory access out of bounds" on every later parse).
+  const pending: { n: Node; context: string; next: Node | null }[] = [{ n: root, context: 'top level', next: null }];
+  for (let item = pending.pop(); item; item = pending.pop()) {
+    const { n, context, next } = item;
+    if (!n.hasError && !n.isMissing) continue;
+    let ctx = context;
+    if (n.type === 'function_definition') {
+      const name = declaratorName(n.childForFieldName('declarator') ?? n);
+      ctx = `function ${name?.text ?? '(unnamed)'}`;
+    } else if ((n.type === 'struct_specifier' || n.type === 'union_specifier') && n.childForFieldName('name')) {
+      ctx = `${n.type.replace('_specifier', '')} ${n.childForFieldName('name')!.text}`;
+    }
+    if (n.type === 'ERROR') {
+      model.problems.push({ pos: pos(n), end: endPos(n), context: ctx });
+      continue;
+    }
+    if (n.isMissing) {
+      // `__u32 :3;` is valid C that tree-sitter parses with a missing field name.
+      if (n.type === 'field_identifier' && next?.type === 'bitfield_clause') continue;
+      model.problems.push({ pos: pos(n), end: endPos(n), context: ctx, missing: n.type });
+      continue;
+    }
+    // Pushed last first, so problems come out in source order.
+    const children = n.children;
+    for (let i = children.length - 1; i >= 0; i--) {
+      const c = children[i];
+      if (c) pending.push({ n: c, context: ctx, next: children[i + 1] ?? null });
     }
   }
-
 }
 
 /** Moves an expansion's declarations to the position of the macro use they came from. */
@@ -494,6 +565,23 @@ export interface MacroUseInfo {
   packs?: { line: number; value: number }[];
 }
 
-export function extractModel(file: string, tree: Tree, annotations: BlankedAnnotation[], uses?: MacroUseInfo): FileModel {
-  return new Extractor(file, annotations, uses?.attributes, uses?.declarations, uses?.text, uses?.packs).run(tree.rootNode);
+/**
+ * Whether the plain copy is worth making: a text with no function body (`) {`) and no braced
+ * initializer (`= {`), as uapi headers are. Kernel C and its headers keep the Node walk, which
+ * never enters function bodies or initializers. Either way gives the same model.
+ */
+export function worthCopying(text: string | undefined): boolean {
+  return text !== undefined && !/\)\s*\{|=\s*\{/.test(text);
+}
+
+function extractWith(way: ExtractWay, file: string, tree: Tree, annotations: BlankedAnnotation[], uses?: MacroUseInfo): FileModel {
+  if (way === 'plain') {
+    return new Extractor(plainAccess(tree), file, annotations, uses?.attributes, uses?.declarations, uses?.text, uses?.packs).run(plainTree(tree), tree);
+  }
+  return new Extractor(nodeAccess, file, annotations, uses?.attributes, uses?.declarations, uses?.text, uses?.packs).run(tree.rootNode, tree);
+}
+
+/** `way` forces one walk (the tests compare both); by default the plain copy when worthCopying. */
+export function extractModel(file: string, tree: Tree, annotations: BlankedAnnotation[], uses?: MacroUseInfo, way?: ExtractWay): FileModel {
+  return extractWith(way ?? (worthCopying(uses?.text) ? 'plain' : 'nodes'), file, tree, annotations, uses);
 }

@@ -341,38 +341,69 @@ export function forwardDataflow<E, S>(
   meet: (a: S, b: S) => S,
   equals: (a: S, b: S) => boolean,
 ): { before: (S | undefined)[]; after: (S | undefined)[] } {
-  const before: (S | undefined)[] = new Array(cfg.nodes.length).fill(undefined);
-  const after: (S | undefined)[] = new Array(cfg.nodes.length).fill(undefined);
+  const count = cfg.nodes.length;
+  const before: (S | undefined)[] = new Array(count).fill(undefined);
+  const after: (S | undefined)[] = new Array(count).fill(undefined);
+  // The work list gives the node of lowest rank (reverse post-order) first: a binary heap of
+  // ranks, each node in it at most once.
   const order = reversePostOrder(cfg);
-  const rank = new Map(order.map((n, i) => [n, i]));
-  before[cfg.entry] = initial;
-  const work = new Set<number>([cfg.entry]);
-  let steps = 0;
-  while (work.size && steps++ < 200000) {
-    // Lowest rank first.
-    let n = -1;
-    let best = Infinity;
-    for (const w of work) {
-      const r = rank.get(w) ?? Infinity;
-      if (r < best) {
-        best = r;
-        n = w;
-      }
+  const rank = new Int32Array(count);
+  order.forEach((n, i) => (rank[n] = i));
+  const queued = new Uint8Array(count);
+  const heap: number[] = [];
+  const push = (n: number) => {
+    if (queued[n]) return;
+    queued[n] = 1;
+    let i = heap.length;
+    const r = rank[n];
+    heap.push(r);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent] <= r) break;
+      heap[i] = heap[parent];
+      i = parent;
     }
-    work.delete(n);
+    heap[i] = r;
+  };
+  const pop = (): number => {
+    const top = heap[0];
+    const last = heap.pop()!;
+    if (heap.length) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= heap.length) break;
+        const c = l + 1 < heap.length && heap[l + 1] < heap[l] ? l + 1 : l;
+        if (heap[c] >= last) break;
+        heap[i] = heap[c];
+        i = c;
+      }
+      heap[i] = last;
+    }
+    const n = order[top];
+    queued[n] = 0;
+    return n;
+  };
+  before[cfg.entry] = initial;
+  push(cfg.entry);
+  let steps = 0;
+  while (heap.length && steps++ < 200000) {
+    const n = pop();
     const inState = before[n];
     if (inState === undefined) continue;
     const out = transfer(inState, cfg.nodes[n].events, { node: n });
     after[n] = out;
-    cfg.nodes[n].succ.forEach((e, i) => {
+    const succ = cfg.nodes[n].succ;
+    for (let i = 0; i < succ.length; i++) {
+      const e = succ[i];
       const s = e.events.length ? transfer(out, e.events, { node: n, edge: i }) : out;
       const prev = before[e.to];
       const merged = prev === undefined ? s : meet(prev, s);
       if (prev === undefined || !equals(prev, merged)) {
         before[e.to] = merged;
-        work.add(e.to);
+        push(e.to);
       }
-    });
+    }
   }
   return { before, after };
 }

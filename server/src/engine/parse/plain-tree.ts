@@ -59,9 +59,13 @@ class Source {
   }
 }
 
+/** The children of every leaf: most nodes are leaves, and an array each was a tenth of the copy. */
+const NO_CHILDREN: PlainNode[] = Object.freeze([]) as unknown as PlainNode[];
+
 export class PlainNode implements SyntaxNodeOf<PlainNode> {
   parent: PlainNode | null = null;
-  readonly children: PlainNode[] = [];
+  /** In document order (punctuation left out, see plainTree); never changed once copied. */
+  children: PlainNode[] = NO_CHILDREN;
   /** Field name in the parent, or null. */
   field: string | null = null;
   hasError = false;
@@ -89,7 +93,8 @@ export class PlainNode implements SyntaxNodeOf<PlainNode> {
   }
 
   get namedChildren(): PlainNode[] {
-    return (this.named ??= this.children.filter((c) => c.isNamed));
+    // The children themselves when all are named (most nodes: punctuation is not copied).
+    return (this.named ??= this.children.every((c) => c.isNamed) ? this.children : this.children.filter((c) => c.isNamed));
   }
 
   get lastChild(): PlainNode | null {
@@ -169,7 +174,10 @@ export function plainTree(tree: Tree, options: { viaWasm?: boolean } = {}): Plai
     const n = new PlainNode(nextId++, types[typeId] || 'ERROR', named, cursor.startIndex, cursor.endIndex, source);
     n.field = fields[fieldId] ?? null;
     n.parent = parent;
-    parent?.children.push(n);
+    if (parent) {
+      if (parent.children === NO_CHILDREN) parent.children = [n];
+      else parent.children.push(n);
+    }
     return n;
   };
   try {

@@ -1016,13 +1016,16 @@ function analyseFunction(p: Program, fn: FunctionIR, reads: Reads): Analysed {
     const unlocked = new Map<string, Loc>();
     for (const [k, v] of a.unlocked) if (b.unlocked.has(k)) unlocked.set(k, v);
     // A foreign release on any path is the function's effect on its caller.
-    const foreign = new Map([...a.foreign, ...b.foreign]);
+    const foreign = new Map(a.foreign);
+    for (const [k, v] of b.foreign) foreign.set(k, v);
     return { held, unlocked, foreign };
   };
-  const equals = (a: State, b: State) =>
-    a.held.size === b.held.size && [...a.held.keys()].every((k) => b.held.has(k)) &&
-    a.unlocked.size === b.unlocked.size && [...a.unlocked.keys()].every((k) => b.unlocked.has(k)) &&
-    a.foreign.size === b.foreign.size;
+  const sameKeys = (a: Map<string, unknown>, b: Map<string, unknown>): boolean => {
+    if (a.size !== b.size) return false;
+    for (const k of a.keys()) if (!b.has(k)) return false;
+    return true;
+  };
+  const equals = (a: State, b: State) => sameKeys(a.held, b.held) && sameKeys(a.unlocked, b.unlocked) && a.foreign.size === b.foreign.size;
 
   const flow = forwardDataflow(fn.cfg, initial, transfer, meet, equals);
   // Replay once with the converged states to record requirements, violations and findings.

@@ -92,7 +92,9 @@ const locOf = (file: string, n: Node): Loc => ({
   file, line: n.startPosition.row, character: n.startPosition.column, endLine: n.endPosition.row, endCharacter: n.endPosition.column,
 });
 
-const named = (n: Node | null | undefined): Node[] => (n ? (n.namedChildren.filter((c) => c !== null) as Node[]) : []);
+// A plain node's named children: never null, and the same array on every call (not to be changed).
+const NO_NODES: readonly Node[] = Object.freeze([]);
+const named = (n: Node | null | undefined): readonly Node[] => (n ? n.namedChildren : NO_NODES);
 
 /** The identifier a declarator declares (through pointers, arrays, parentheses, functions). */
 export function declaratorName<N extends SyntaxNodeOf<N>>(d: N | null): string | undefined {

@@ -16,6 +16,7 @@ import { FindingsCache } from './engine/cache/findings';
 import { lockIRStamp, lockIRStats } from './engine/cache/lock-ir';
 import { lockProgramStats } from './engine/cache/lock-program';
 import { keepLockPrograms } from './engine/analyses/locks';
+import { flagModelStats } from './engine/cache/flag-models';
 import { loadParser } from './engine/parse/parser';
 import { readPatchInput } from './engine/patch/read';
 import { reviewPatchInput, type PatchReview } from './engine/patch/review';
@@ -149,13 +150,15 @@ function cacheStatsNote(cacheDir: string | undefined, format: string, out: Outpu
   const stats = lockIRStats();
   const found = findingsCaches?.cache.stats;
   const programs = lockProgramStats();
+  const flagModels = flagModelStats();
   if (process.env.VFIO_REVIEW_CACHE_STATS) {
     out.stderr(`vfio-review: lock IR cache ${cacheDir}: ${stats.hits} hits, ${stats.misses} misses, ${stats.dropped} dropped, ${stats.written} written\n`);
     if (found) out.stderr(`vfio-review: findings cache ${cacheDir}: ${found.hits} hits, ${found.misses} misses, ${found.dropped} dropped, ${found.written} written\n`);
     out.stderr(`vfio-review: lock program cache ${cacheDir}: ${programs.hits} hits, ${programs.misses} misses, ${programs.dropped} dropped, ${programs.written} written\n`);
+    out.stderr(`vfio-review: flag model cache ${cacheDir}: ${flagModels.hits} hits, ${flagModels.misses} misses, ${flagModels.dropped} dropped, ${flagModels.written} written\n`);
   }
-  const writeError = stats.lastWriteError ?? found?.lastWriteError ?? programs.lastWriteError;
-  if (stats.writeErrors || found?.writeErrors || programs.writeErrors) out.stderr(`vfio-review: note: the cache in ${cacheDir} was not written (${writeError}); findings are unaffected\n`);
+  const writeError = stats.lastWriteError ?? found?.lastWriteError ?? programs.lastWriteError ?? flagModels.lastWriteError;
+  if (stats.writeErrors || found?.writeErrors || programs.writeErrors || flagModels.writeErrors) out.stderr(`vfio-review: note: the cache in ${cacheDir} was not written (${writeError}); findings are unaffected\n`);
 }
 
 /** `patch`: usage mistakes and I/O errors are thrown as CliError / errno errors for main() to report. */

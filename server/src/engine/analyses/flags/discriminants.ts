@@ -63,6 +63,11 @@ export function commentDiscriminants(text: string, file: string, model: FlagMode
   return list;
 }
 
+/** The comment discriminants of `model` found earlier (kept with the model in the cache folder): not read again. */
+export function knownCommentDiscriminants(text: string, file: string, model: FlagModel, list: Discriminant[]): void {
+  fromComments.set(model, { text, file, list });
+}
+
 function readCommentDiscriminants(text: string, file: string, model: FlagModel): Discriminant[] {
   const out: Discriminant[] = [];
   const members = unionMembers(model);

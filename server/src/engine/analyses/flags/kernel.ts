@@ -12,8 +12,10 @@ import { parseText } from '../../parse/parser';
 import { preprocessUnit } from '../../preprocess/unit';
 import type { RuleContext } from '../../rules/rule';
 import type { Value } from '../../preprocess/expr';
-import type { SourceStore } from '../../workspace';
-import { codeDiscriminants, commentDiscriminants, configDiscriminants, mergeDiscriminant, type Discriminant } from './discriminants';
+import type { IncludeContext, SourceStore } from '../../workspace';
+import { flagModelCache } from '../../cache/flag-models';
+import { headerInputs, headerInputsHold, readsOpenText } from './header-inputs';
+import { codeDiscriminants, commentDiscriminants, knownCommentDiscriminants, configDiscriminants, mergeDiscriminant, type Discriminant } from './discriminants';
 import { buildFlagModel, dependencyKey, flagEvaluator, type FlagConfigFacts, type FlagDependency, type FlagField, type FlagMacro, type FlagModel } from './model';
 import { configFacts } from './project';
 
@@ -47,21 +49,51 @@ function headerModel(file: string, ctx: RuleContext): { model: FlagModel; evalua
   if (hit && hit.key === key) return hit;
   const abiName = ctx.arches[0] ?? 'x86_64';
   const abi = ABIS[abiName];
+  const include: IncludeContext = { root: ctx.project.root, abi, uapi: true, extra: ctx.project.options.includePaths ?? [] };
+  // Another process may have built it already (cache/flag-models.ts): a `patch` process per patch,
+  // a check after an edit elsewhere in the tree.
+  const disk = ctx.project.options.cacheDir ? flagModelCache(ctx.project.options.cacheDir) : undefined;
+  const slot = JSON.stringify([file, ctx.project.root ?? null, abiName, include.extra, config ?? null]);
+  const stored = disk?.read(slot, (inputs) => headerInputsHold(inputs, store, include));
+  if (stored) {
+    // The evaluator needs the header's layout engine: built on first use only (one rule, and only
+    // for constants assigned to union members), from the same unit the model was built on.
+    let evaluator: ((t: string) => Value | undefined) | undefined;
+    const evaluate = (t: string) => (evaluator ??= headerEngine(file, ctx, abi)?.evaluate ?? (() => undefined))(t);
+    const model = { ...stored.model, text: src.text };
+    knownCommentDiscriminants(src.text, file, model, stored.commentDiscriminants);
+    return remember(file, { key, model, evaluate });
+  }
+  const built = headerEngine(file, ctx, abi);
+  if (!built) return undefined;
+  const { main, engine, inputs } = built;
+  const named = new Map<AggregateDecl, string>();
+  for (const a of main.aggregates) if (a.tag) named.set(a, `${a.kind} ${a.tag}`);
+  const model = buildFlagModel({ file, text: src.text, directives: store.factsOf(src).directives, aggregates: main.aggregates, named, engine, config });
+  if (disk && !readsOpenText(inputs, store)) {
+    const recorded = headerInputs(inputs, store, include);
+    if (recorded) disk.write(slot, recorded, model, commentDiscriminants(src.text, file, model));
+  }
+  return remember(file, { key, model, evaluate: built.evaluate });
+}
+
+function remember(file: string, entry: { key: string; model: FlagModel; evaluate: (t: string) => Value | undefined }) {
+  if (headerCache.size > 200) headerCache.clear();
+  headerCache.set(file, entry);
+  return entry;
+}
+
+/** The header's unit on `abi` and a layout engine over it: what its flag model and value evaluator are built on. */
+function headerEngine(file: string, ctx: RuleContext, abi: (typeof ABIS)[keyof typeof ABIS]) {
   // The engine's unit is the same preprocessing and the same models (tested equal in
   // test/flags-unit-share.test.mjs); its models are cached by text, so the headers that every
   // uapi header includes are parsed once, not once per header.
-  const shared = ctx.project.uapiUnit?.(file, abiName);
+  const shared = ctx.project.uapiUnit?.(file, abi.name);
   const { result, models } = shared ?? ownUnit(file, ctx, abi);
   const main = models[0];
   if (!main) return undefined;
   const engine = new LayoutEngine(abi, new Scope([...models.slice(1), main], result.macros));
-  const named = new Map<AggregateDecl, string>();
-  for (const a of main.aggregates) if (a.tag) named.set(a, `${a.kind} ${a.tag}`);
-  const model = buildFlagModel({ file, text: src.text, directives: store.factsOf(src).directives, aggregates: main.aggregates, named, engine, config });
-  const entry = { key, model, evaluate: flagEvaluator(engine) };
-  if (headerCache.size > 200) headerCache.clear();
-  headerCache.set(file, entry);
-  return entry;
+  return { main, engine, evaluate: flagEvaluator(engine), inputs: result.inputs };
 }
 
 /** The header preprocessed and parsed here, outside the engine's units (flagModelOf, hovers). */

@@ -1,9 +1,9 @@
 // The lock extraction reads a plain copy of each tree (parse/plain-tree.ts) instead of walking
 // web-tree-sitter's Node API. Its IR (each function's CFG, events, parameters, locals, aliases,
-// and the file's structs, globals and initializers) must be what the extraction gave before:
-// test/support/lock-extract-reference holds that extraction as it was, over the Node API. Both
-// run on the same trees: every C file of the test fixtures and examples (syntax errors, bodies
-// too deep for a CFG, kernel-style lock code), and 6.12's drivers/vfio, drivers/iommu/iommufd and
+// and the file's structs, globals and initializers) must be what the same extraction gives over
+// web-tree-sitter's own nodes (extractTree with tree.rootNode), on the same trees: every C file
+// of the test fixtures and examples (syntax errors, bodies too deep for a CFG, kernel-style lock
+// code, the fuzz regressions), and 6.12's drivers/vfio, drivers/iommu/iommufd and
 // include/linux/vfio*.h when this machine has the tree. The copy itself is compared node by node
 // with web-tree-sitter's nodes on the fixtures.
 import { test } from 'node:test';
@@ -19,7 +19,7 @@ import { kernel612 } from './support/kernel-612.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.dirname(here);
 
-/** The shipped and the reference extraction in one bundle, beside the wasm files it loads. */
+/** The shipped extraction in one bundle, beside the wasm files it loads. */
 async function bothModule(dir) {
   const outfile = path.join(dir, 'both.cjs');
   await build({
@@ -47,7 +47,7 @@ function firstDifference(a, b) {
   return `at ${i}:\n  reference: …${a.slice(Math.max(0, i - 160), i + 160)}\n  plain:     …${b.slice(Math.max(0, i - 160), i + 160)}`;
 }
 
-/** Compares both extractions on each file; returns the number of functions compared. */
+/** Compares the extraction over both trees on each file; returns the number of functions compared. */
 function compareOn(m, files) {
   const store = new m.SourceStore();
   let functions = 0;
@@ -57,7 +57,7 @@ function compareOn(m, files) {
     const facts = store.factsOf(src);
     const tree = m.parseText(facts.parseText);
     try {
-      const reference = canonical(m.referenceExtractFile(file, tree, facts.blank));
+      const reference = canonical(m.extractTree(file, tree.rootNode, facts.blank));
       const ir = m.extractFile(file, tree, facts.blank);
       const plain = canonical(ir);
       assert.ok(reference === plain, `${file}: the IR differs ${firstDifference(reference, plain)}`);
@@ -69,17 +69,13 @@ function compareOn(m, files) {
   return functions;
 }
 
-// Not the fuzz regressions: some nest expressions beyond what the reference extraction survives
-// (it overflowed the stack on them; the shipped one leaves such a function out, see too-deep.ts).
-const fuzzFixtures = path.join(here, 'fixtures', 'fuzz') + path.sep;
 const allFixtureFiles = [...cFiles(path.join(here, 'fixtures')), ...cFiles(path.join(repo, 'examples'))].sort();
-const fixtureFiles = allFixtureFiles.filter((f) => !f.startsWith(fuzzFixtures));
 
-test('lock IR from the plain tree equals the reference extraction on every fixture and example file', { timeout: 600_000 }, async () => {
+test('lock IR from the plain tree equals the IR from web-tree-sitter\'s nodes on every fixture and example file', { timeout: 600_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vfio-review-plain-'));
   try {
     const m = await bothModule(dir);
-    const functions = compareOn(m, fixtureFiles);
+    const functions = compareOn(m, allFixtureFiles);
     // The fixtures hold well over a hundred functions: an extraction that found none would pass vacuously.
     assert.ok(functions > 100, `only ${functions} functions compared`);
   } finally {
@@ -87,7 +83,7 @@ test('lock IR from the plain tree equals the reference extraction on every fixtu
   }
 });
 
-test('lock IR from the plain tree equals the reference extraction on 6.12 drivers/vfio, iommufd and include/linux/vfio*.h', { timeout: 600_000 }, async (t) => {
+test('lock IR from the plain tree equals the IR from web-tree-sitter\'s nodes on 6.12 drivers/vfio, iommufd and include/linux/vfio*.h', { timeout: 600_000 }, async (t) => {
   const kernel = kernel612();
   if (!kernel) return t.skip('no 6.12 tree on this machine (../shared/scripts/kernel-src 6.12)');
   const files = [

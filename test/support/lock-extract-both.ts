@@ -1,8 +1,7 @@
-// One bundle (built by the tests with esbuild) holding the shipped lock extraction and the
-// reference one (./lock-extract-reference), with the parser and the source store they read from,
-// so both run on the same trees.
+// One bundle (built by the tests with esbuild) holding the shipped lock extraction, with the parser
+// and the source store it reads from, so it runs on the plain copy of a tree (extractFile) and on
+// web-tree-sitter's own nodes of the same tree (extractTree with tree.rootNode).
 export { loadParser, parseText } from '../../server/src/engine/parse/parser';
 export { SourceStore } from '../../server/src/engine/workspace';
-export { extractFile } from '../../server/src/engine/analyses/locks/extract';
+export { extractFile, extractTree } from '../../server/src/engine/analyses/locks/extract';
 export { plainTree } from '../../server/src/engine/parse/plain-tree';
-export { extractFile as referenceExtractFile } from './lock-extract-reference/extract';

@@ -5,7 +5,7 @@
 import type { Tree } from 'web-tree-sitter';
 import { buildCfg, CfgTooDeep, MAX_CFG_DEPTH, type Cfg } from '../../cfg/build';
 import type { BlankResult } from '../../parse/blank';
-import { plainTree, type PlainNode as Node, type SyntaxNodeOf } from '../../parse/plain-tree';
+import { plainTree, type SyntaxNode as Node, type SyntaxNodeOf } from '../../parse/plain-tree';
 import { lockExprOf, normaliseExpr } from './paths';
 import { ACCESS_ALLOCATORS, ACCESS_DIAGNOSTICS, ACCESS_FREERS, ACCESS_INITIALISERS, ACCESS_READERS, ACQUIRES_ANNOTATIONS, BLOCK_GUARD, GUARD_CLASSES, primitiveOf, RELEASES_ANNOTATIONS, REQUIRES_ANNOTATIONS, SCOPED_GUARDS } from './primitives';
 
@@ -92,9 +92,10 @@ const locOf = (file: string, n: Node): Loc => ({
   file, line: n.startPosition.row, character: n.startPosition.column, endLine: n.endPosition.row, endCharacter: n.endPosition.column,
 });
 
-// A plain node's named children: never null, and the same array on every call (not to be changed).
+// Named children are never null (web-tree-sitter types them so for a node it could not read); a
+// plain node gives the same array on every call (not to be changed).
 const NO_NODES: readonly Node[] = Object.freeze([]);
-const named = (n: Node | null | undefined): readonly Node[] => (n ? n.namedChildren : NO_NODES);
+const named = (n: Node | null | undefined): readonly Node[] => (n ? (n.namedChildren as Node[]) : NO_NODES);
 
 /** The identifier a declarator declares (through pointers, arrays, parentheses, functions). */
 export function declaratorName<N extends SyntaxNodeOf<N>>(d: N | null): string | undefined {
@@ -138,6 +139,15 @@ function underCondition(n: Node, body: Node): boolean {
 }
 
 export function extractFile(file: string, tree: Tree, blank: BlankResult): FileIR {
+  // Every node of the file is visited, most several times: a plain copy, not wasm calls (parse/plain-tree.ts).
+  return extractTree(file, plainTree(tree), blank);
+}
+
+/**
+ * The extraction from a tree's root: the plain copy's (extractFile) or web-tree-sitter's own
+ * (the tests compare both: the copy must give the same IR).
+ */
+export function extractTree(file: string, root: Node, blank: BlankResult): FileIR {
   const ir: FileIR = { file, functions: [], skipped: [], skippedFields: new Set(), structs: new Map(), globals: new Map(), fieldFunctions: new Map(), initializers: [] };
   const scopedAt = new Map(blank.statementMacros.filter((m) => SCOPED_GUARDS.has(m.name)).map((m) => [m.start, m]));
   let nextCallId = 0;
@@ -191,8 +201,7 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
     }
   };
 
-  // Every node of the file is visited, most several times: a plain copy, not wasm calls (parse/plain-tree.ts).
-  for (const top of plainTree(tree).namedChildren) {
+  for (const top of named(root)) {
     collectStructs(top);
     if (top.type === 'declaration') collectInitializers(top);
     if (top.type !== 'function_definition') continue;

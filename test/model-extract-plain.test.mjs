@@ -7,7 +7,7 @@
 // pack pragmas), and of 6.12's include/uapi/linux headers on three ABIs and some kernel C.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -109,6 +109,8 @@ const tree = kernel612();
 test('the plain walk and the node walk give the same models: 6.12 uapi headers and kernel C', { skip: tree ? false : 'no 6.12 tree on this machine', timeout: 900_000 }, () => {
   const uapi = path.join(tree, 'include/uapi/linux');
   const headers = readdirSync(uapi).filter((f) => f.endsWith('.h')).sort().map((f) => path.join(uapi, f));
+  // The headers the benchmarks time take the plain walk.
+  for (const h of ['vfio.h', 'iommufd.h', 'types.h']) assert.equal(m.worthCopying(readFileSync(path.join(uapi, h), 'utf8')), true, h);
   const { compared } = compareFiles(tree, headers, ['x86_64', 'i386', 'arm64']);
   assert.ok(compared > headers.length * 2);
   const kernelC = ['drivers/vfio/pci/vfio_pci_core.c', 'drivers/vfio/vfio_main.c', 'include/linux/vfio.h'].map((f) => path.join(tree, f));
@@ -119,5 +121,8 @@ test('the plain copy is taken for uapi headers, not for code with function bodie
   assert.equal(m.worthCopying('struct a {\n\tint b;\n};\n#define X(a) ((a) + 1)\nenum e { E = 1 };\n'), true);
   assert.equal(m.worthCopying('static inline int f(void)\n{\n\treturn 0;\n}\n'), false);
   assert.equal(m.worthCopying('static const struct s table[] = {\n\t{ 1 },\n};\n'), false);
+  assert.equal(m.worthCopying('/* a = { 1 } */\nstruct a { int b; }; // f(x) {\n'), true);
+  assert.equal(m.worthCopying('/* never closed = {'), true);
+  assert.equal(m.worthCopying('struct a { int b; }; /**//* x */ int f(void) {'), false);
   assert.equal(m.worthCopying(undefined), false);
 });

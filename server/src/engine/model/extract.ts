@@ -567,11 +567,28 @@ export interface MacroUseInfo {
 
 /**
  * Whether the plain copy is worth making: a text with no function body (`) {`) and no braced
- * initializer (`= {`), as uapi headers are. Kernel C and its headers keep the Node walk, which
- * never enters function bodies or initializers. Either way gives the same model.
+ * initializer (`= {`) outside comments, as uapi headers are. Kernel C and its headers keep the
+ * Node walk, which never enters function bodies or initializers. Either way gives the same model;
+ * one linear pass (a regex skipping comments rescans the rest at each unclosed one).
  */
 export function worthCopying(text: string | undefined): boolean {
-  return text !== undefined && !/\)\s*\{|=\s*\{/.test(text);
+  if (text === undefined) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 47 /* / */) {
+      const next = text.charCodeAt(i + 1);
+      // The loop's step then passes the comment's last character ('/' of `*/`, or the newline).
+      const end = next === 42 ? text.indexOf('*/', i + 2) + 1 : next === 47 ? text.indexOf('\n', i + 2) : i;
+      if (end <= 0) return true;
+      i = end;
+    } else if (c === 123 /* { */) {
+      let j = i - 1;
+      while (j >= 0 && /\s/.test(text[j])) j--;
+      const before = text.charCodeAt(j);
+      if (before === 41 /* ) */ || before === 61 /* = */) return false;
+    }
+  }
+  return true;
 }
 
 function extractWith(way: ExtractWay, file: string, tree: Tree, annotations: BlankedAnnotation[], uses?: MacroUseInfo): FileModel {

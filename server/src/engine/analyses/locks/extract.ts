@@ -152,6 +152,17 @@ export function extractTree(file: string, root: Node, blank: BlankResult): FileI
   const scopedAt = new Map(blank.statementMacros.filter((m) => SCOPED_GUARDS.has(m.name)).map((m) => [m.start, m]));
   let nextCallId = 0;
   const macroAt = new Map(blank.statementMacros.map((m) => [m.start, m.name]));
+  // Texts repeat within a file (`container_of(core_vdev, …)`, `-EINVAL`, a nested field access
+  // as its own expression and as the outer one's base): each normalised once per file.
+  const normalisedTexts = new Map<string, string>();
+  const normalise = (text: string): string => {
+    let t = normalisedTexts.get(text);
+    if (t === undefined) {
+      t = normaliseExpr(text);
+      normalisedTexts.set(text, t);
+    }
+    return t;
+  };
 
   const collectStructs = (n: Node) => {
     // Struct definitions anywhere (top level, nested, in declarations): their field types.
@@ -251,7 +262,7 @@ export function extractTree(file: string, root: Node, blank: BlankResult): FileI
     const freed = new Set<string>();
     const fieldStores = new Map<string, string>();
     const store = (key: string, value: string) => {
-      const v = normaliseExpr(value);
+      const v = normalise(value);
       const prev = fieldStores.get(key);
       fieldStores.set(key, prev === undefined || prev === v ? v : '');
     };
@@ -313,7 +324,7 @@ export function extractTree(file: string, root: Node, blank: BlankResult): FileI
             callee = { kind: 'field', field: fn.childForFieldName('field')?.text ?? '' };
           } else if (fn?.type === 'parenthesized_expression') {
             // (*fn)(x)
-            const inner = normaliseExpr(fn.text).replace(/^\*/, '');
+            const inner = normalise(fn.text).replace(/^\*/, '');
             const pi = params.findIndex((p) => p.name === inner);
             if (pi >= 0) callee = { kind: 'param', index: pi };
           }
@@ -325,7 +336,7 @@ export function extractTree(file: string, root: Node, blank: BlankResult): FileI
           const arg = n.childForFieldName('argument');
           if (arg) walk(arg, out);
           const field = n.childForFieldName('field')?.text;
-          if (arg && field) out.push({ k: 'access', expr: normaliseExpr(n.text), base: normaliseExpr(arg.text), field, kind: accessKind(n), at: locOf(file, n) });
+          if (arg && field) out.push({ k: 'access', expr: normalise(n.text), base: normalise(arg.text), field, kind: accessKind(n), at: locOf(file, n) });
           return;
         }
         case 'assignment_expression': {
@@ -519,20 +530,20 @@ export function extractTree(file: string, root: Node, blank: BlankResult): FileI
     const aliases = new Map<string, string>();
     for (const [v, values] of assignments) {
       if (values.length !== 1 || !localTypes.has(v)) continue;
-      const t = normaliseExpr(values[0]);
+      const t = normalise(values[0]);
       if (/^&?[A-Za-z_]\w*((->|\.)[A-Za-z_]\w*)*$/.test(t) || /^container_of(_const)?\(/.test(t)) aliases.set(v, t);
     }
     const builtBy = new Map<string, string[]>();
-    const calleeOf = (x: string) => /^([A-Za-z_]\w*)\s*\(/.exec(normaliseExpr(x))?.[1];
+    const calleeOf = (x: string) => /^([A-Za-z_]\w*)\s*\(/.exec(normalise(x))?.[1];
     for (const [v, values] of assignments) {
       if (!localTypes.has(v)) continue;
-      const calls = values.filter((x) => !/^(NULL|0)$/.test(normaliseExpr(x))).map(calleeOf);
+      const calls = values.filter((x) => !/^(NULL|0)$/.test(normalise(x))).map(calleeOf);
       if (calls.length && calls.every((c) => !!c)) builtBy.set(v, calls as string[]);
     }
     const returns: string[] = [];
     for (const r of body.descendantsOfType('return_statement')) {
       const value = r ? named(r).find((c) => c.type !== 'comment') : undefined;
-      returns.push(value ? normaliseExpr(value.text) : '');
+      returns.push(value ? normalise(value.text) : '');
     }
     return { name, file, isStatic, at: locOf(file, def), params, localTypes, aliases, builtBy, returns, freed: [...freed], fieldStores, annotations, cfg };
   }

@@ -64,8 +64,9 @@ export function scanDirectives(text: string): Directive[] {
     }
     const m = lineStartRe.exec(line);
     if (!m) {
-      // inComment is false here (a comment still open was closed above); only a `/` opens one.
-      inComment = line.includes('/') && opensComment(line, false);
+      // inComment is false here (a comment still open was closed above); only a `/*` opens one
+      // (the character loop is worth skipping: short commands run it unoptimised).
+      inComment = line.includes('/*') && opensComment(line, false);
       continue;
     }
     const start = i;
@@ -154,6 +155,7 @@ function opensComment(line: string, inComment: boolean): boolean {
 }
 
 function unclosedCommentStart(s: string): number {
+  if (!s.includes('/*')) return -1;
   let open = -1;
   for (let i = 0; i < s.length; i++) {
     if (open < 0 && (s[i] === '"' || s[i] === "'")) {

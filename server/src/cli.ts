@@ -14,7 +14,7 @@ import { isUapiHeader } from './config';
 import { Analyser, DEFAULT_UAPI_GLOBS } from './engine/analyser';
 import { FindingsCache, toolStamp } from './engine/cache/findings';
 import { lockIRStats, type LockIRStats } from './engine/cache/lock-ir';
-import { checkFiles, isIoError, isUsageError, type CheckWorkerData, type FileResult, type FromWorker, type ToWorker } from './check-files';
+import { checkFiles, isIoError, isUsageError, WorkQueue, type CheckWorkerData, type FileResult, type FromWorker, type ToWorker } from './check-files';
 import { collectInputs, InputPathError, unreadableReason } from './files';
 import { changedFiles, GitError, lookupRepo, PathOutsideRepoError, repoPath, resolveCommit, showFile, showFiles } from './git';
 import { formatGcc } from './formats/gcc';
@@ -266,19 +266,27 @@ async function checkInParallel(files: string[], jobs: number, data: CheckWorkerD
   };
 }
 
+/** Files sent to a worker ahead of its answers: the next one is waiting when a check ends. */
+const FILES_IN_FLIGHT = 2;
+
 /**
- * --jobs N: N worker threads, each with its own engine, take files from one queue, largest first
- * (the long files start early instead of ending the run alone). Results are put back in the
- * order of `files`, so the output is the same whatever N is. A worker that dies fails the file it
- * had (reported like any engine failure) and is replaced while files remain.
+ * --jobs N: N worker threads, each with its own engine, check the files of their own part of the
+ * tree (WorkQueue: contiguous runs in path order, taken over by the others at the end). Each
+ * worker has FILES_IN_FLIGHT files sent ahead, so that it does not wait for this thread (which
+ * gets no core of its own) between two files. Results are put back in the order of `files`, so
+ * the output is the same whatever N is. A worker that dies fails the file it was checking
+ * (reported like any engine failure) and is replaced while files remain; when it had more than
+ * one file unanswered, they are given to the next workers one at a time, so that the file that
+ * stops a worker is the one reported.
  */
 function checkInWorkers(files: string[], jobs: number, data: CheckWorkerData, configFile = files[0]): Promise<CheckRun> {
   const sizeOf = (file: string) => fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
-  const queue = files.map((file) => ({ file, size: sizeOf(file) })).sort((a, b) => b.size - a.size || (a.file < b.file ? -1 : 1)).map((q) => q.file);
+  const queue = new WorkQueue(files.map((file) => ({ file, size: sizeOf(file) })), jobs);
   const results = new Map<string, FileResult>();
   const run: CheckRun = { results: [], configProblems: [], cacheStats: [], lockIRStats: [] };
   let replacements = jobs * 2;
   let running = 0;
+  const givenBack = new Set<string>();
   return new Promise((resolve) => {
     const finish = () => {
       // Files no worker could take (every worker died) are failures, not silence.
@@ -286,16 +294,23 @@ function checkInWorkers(files: string[], jobs: number, data: CheckWorkerData, co
       run.results = files.map((file) => results.get(file)!);
       resolve(run);
     };
-    const start = (askConfig: boolean) => {
+    const start = (slot: number, askConfig: boolean) => {
       running++;
-      let current: string | undefined;
+      /** Sent and not answered, in the order the worker checks them. */
+      const inFlight: string[] = [];
       let stopped = false;
       const worker = new Worker(workerScript(), { workerData: { ...data, files } satisfies CheckWorkerData });
       const send = (message: ToWorker) => worker.postMessage(message);
-      const next = () => {
-        current = queue.shift();
-        if (current !== undefined) send({ kind: 'check', file: current });
-        else {
+      const fill = () => {
+        while (!stopped && inFlight.length < FILES_IN_FLIGHT) {
+          // A file given back by a worker that died is checked alone: if this worker dies too, it is the cause.
+          if (inFlight.length && (queue.hasReturned || inFlight.some((file) => givenBack.has(file)))) break;
+          const file = queue.next(slot);
+          if (file === undefined) break;
+          inFlight.push(file);
+          send({ kind: 'check', file });
+        }
+        if (!stopped && !inFlight.length) {
           stopped = true;
           send({ kind: 'stop' });
         }
@@ -303,11 +318,10 @@ function checkInWorkers(files: string[], jobs: number, data: CheckWorkerData, co
       worker.on('message', (message: FromWorker) => {
         if (message.kind === 'result') {
           results.set(message.result.file, message.result);
-          next();
-        } else if (message.kind === 'config') {
-          run.configProblems = message.problems;
-          next();
-        } else {
+          inFlight.splice(inFlight.indexOf(message.result.file), 1);
+          fill();
+        } else if (message.kind === 'config') run.configProblems = message.problems;
+        else {
           run.cacheStats.push(message.stats);
           run.lockIRStats.push(message.lockIR);
         }
@@ -318,16 +332,22 @@ function checkInWorkers(files: string[], jobs: number, data: CheckWorkerData, co
       });
       worker.on('exit', (code) => {
         running--;
-        if (current !== undefined && !results.has(current)) {
-          results.set(current, { file: current, findings: [], internalError: `the worker thread stopped (${failure ?? `exit code ${code}`})` });
+        // The worker checks its files in order, but may have died before it started the first one
+        // (while its parser loaded): with several unanswered, all are tried again, each alone.
+        const unanswered = inFlight.filter((file) => !results.has(file));
+        if (unanswered.length === 1) {
+          results.set(unanswered[0], { file: unanswered[0], findings: [], internalError: `the worker thread stopped (${failure ?? `exit code ${code}`})` });
+        } else {
+          for (const file of unanswered) givenBack.add(file);
+          queue.giveBack(unanswered);
         }
-        if ((!stopped || failure) && queue.length && replacements-- > 0) start(false);
+        if ((!stopped || failure) && queue.size && replacements-- > 0) start(slot, false);
         if (running === 0) finish();
       });
       if (askConfig && configFile !== undefined) send({ kind: 'config', file: configFile });
-      else next();
+      fill();
     };
-    for (let i = 0; i < jobs; i++) start(i === 0);
+    for (let i = 0; i < jobs; i++) start(i, i === 0);
   });
 }
 

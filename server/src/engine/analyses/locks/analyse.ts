@@ -137,7 +137,10 @@ export function buildProgram(files: FileIR[]): Program {
 export function resolveCallee(p: Program, from: FunctionIR, name: string): FunctionIR | undefined {
   const list = p.byName.get(name);
   if (!list) return undefined;
-  return list.find((f) => f.file === from.file) ?? list.find((f) => !f.isStatic);
+  // Loops, not find(): every reuse check of every round asks again.
+  for (const f of list) if (f.file === from.file) return f;
+  for (const f of list) if (!f.isStatic) return f;
+  return undefined;
 }
 
 function scopeOf(p: Program, fn: FunctionIR): Scope {

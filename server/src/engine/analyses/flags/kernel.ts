@@ -233,11 +233,16 @@ function headerPart(config: FlagConfigFacts | undefined, headers: HeaderEntry[])
 
 const TOKEN_RE = /[A-Za-z_][A-Za-z0-9_]*/g;
 
+/** Whether `text` is the one the tree was parsed from: the blanked text is of the same length (trailing blanks aside). */
+function isTreeText(tree: Tree, text: string): boolean {
+  const end = tree.rootNode.endIndex;
+  return text.length === end || (text.length > end && !/\S/.test(text.slice(end)));
+}
+
 /** Token offsets of the names the index answers for, by one scan of the text; nodes resolved per name on demand. */
 function tokenFinder(tree: Tree, text: string, names: Set<string>): (name: string) => Node[] {
   const root = tree.rootNode;
-  // The tree is of the blanked text, the same length: any other text (none read) cannot be scanned.
-  if (text.length !== root.endIndex && !(text.length > root.endIndex && !/\S/.test(text.slice(root.endIndex)))) {
+  if (!isTreeText(tree, text)) {
     return (name) => (names.has(name) ? wholeTreeTokens(root, name) : []);
   }
   const offsets = new Map<string, number[]>();
@@ -269,7 +274,10 @@ function wholeTreeTokens(root: Node, name: string): Node[] {
 
 function buildKernelFlagIndex(ctx: RuleContext): FlagIndex {
   const config = configFacts(ctx.project.root, ctx.project.store, ctx.project.options);
-  const headers = uapiHeadersOf(ctx).map((h) => headerModel(h, ctx)).filter((e): e is HeaderEntry => !!e);
+  const reached = uapiHeadersOf(ctx);
+  // Names are looked for in the tree's text; without it (a hover given another text), every header.
+  const named = flagIndexOptions.everyHeader || !isTreeText(ctx.source.tree, ctx.source.text) ? reached : reached.filter(namedIn(ctx, config));
+  const headers = named.map((h) => headerModel(h, ctx)).filter((e): e is HeaderEntry => !!e);
   const part = headerPart(config, headers);
   const hit = indexCache.get(ctx.source.tree);
   if (hit?.part === part) return hit.index;
@@ -297,6 +305,80 @@ function buildKernelFlagIndex(ctx: RuleContext): FlagIndex {
   for (const d of codeDiscriminants(ifs, ctx.file, isFlag, (m) => part.unionMembers.get(m) ?? [])) mergeDiscriminant(index.discriminants, d);
   indexCache.set(ctx.source.tree, { part, index });
   return index;
+}
+
+/** For the tests that compare both ways: true builds the model of every header reached, named or not. */
+export const flagIndexOptions = { everyHeader: false };
+
+// A header's flag facts reach kernel C only through names the C file spells out: a flag (a
+// define of the header, or a flag a configured dependency pairs with one), or the tag of a
+// struct the file declares a variable of (fields, discriminants and evaluations are found from
+// `struct T x` declarations; the tag is a token of the header that defines T, macro-generated
+// bodies included). A header the file names nothing of adds nothing any rule or hover reads, and
+// building its model (its unit preprocessed and parsed) was most of the index: fs.h, poll.h,
+// module.h... reached through <linux/...> includes of every VFIO file.
+const headerNames = new Map<string, { key: string; flags: Set<string>; tokens: Set<string> }>();
+const IDENTIFIER_RE = /[A-Za-z_][A-Za-z0-9_]*/g;
+// `struct T` / `union T`, with comments or an attribute between the keyword and the tag.
+const TAG_RE = /\b(?:struct|union)(?:\s|\/\*[\s\S]*?\*\/|__attribute__\s*\(\([^;{}]*?\)\))*([A-Za-z_][A-Za-z0-9_]*)/g;
+
+function namesOfHeader(file: string, ctx: RuleContext, config: FlagConfigFacts | undefined) {
+  const src = ctx.project.store.read(file);
+  if (!src) return undefined;
+  const key = `${src.hash}\0${JSON.stringify(config ?? null)}`;
+  const hit = headerNames.get(file);
+  if (hit?.key === key) return hit;
+  const flags = new Set<string>();
+  for (const d of ctx.project.store.factsOf(src).directives) if (d.kind === 'define' && d.name) flags.add(d.name);
+  for (const d of config?.dependencies ?? []) {
+    if (flags.has(d.flag) || flags.has(d.requires)) flags.add(d.flag).add(d.requires);
+  }
+  // Code only: comments name every common word ("file", "page") a tag can be.
+  const entry = { key, flags, tokens: new Set(withoutComments(src.text).match(IDENTIFIER_RE) ?? []) };
+  if (headerNames.size > 500) headerNames.clear();
+  headerNames.set(file, entry);
+  return entry;
+}
+
+/** `text` with its comments left out; string and character literals kept whole (a `/*` in one opens no comment). */
+export function withoutComments(text: string): string {
+  let out = '';
+  let from = 0;
+  const re = /\/\*|\/\/|"|'/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const at = m.index;
+    if (m[0] === '"' || m[0] === "'") {
+      // To the closing quote, over escapes; a literal left open ends at its line.
+      let i = at + 1;
+      while (i < text.length && text[i] !== m[0] && text[i] !== '\n') i += text[i] === '\\' ? 2 : 1;
+      re.lastIndex = i + 1;
+      continue;
+    }
+    out += `${text.slice(from, at)} `;
+    const end = m[0] === '/*' ? text.indexOf('*/', at + 2) : lineEnd(text, at);
+    from = end < 0 ? text.length : m[0] === '/*' ? end + 2 : end;
+    re.lastIndex = from;
+  }
+  return out + text.slice(from);
+}
+
+/** The end of the line at `at`, continuation lines (backslash-newline) included, as a `//` comment runs. */
+function lineEnd(text: string, at: number): number {
+  let i = text.indexOf('\n', at);
+  while (i > 0 && text[i - 1] === '\\') i = text.indexOf('\n', i + 1);
+  return i < 0 ? text.length : i;
+}
+
+/** Whether the checked file names something of a header (see above); headers that cannot be read pass (headerModel skips them). */
+function namedIn(ctx: RuleContext, config: FlagConfigFacts | undefined): (header: string) => boolean {
+  const tokens = new Set(ctx.source.text.match(IDENTIFIER_RE) ?? []);
+  const tags = [...ctx.source.text.matchAll(TAG_RE)].map((m) => m[1]);
+  return (header) => {
+    const names = namesOfHeader(header, ctx, config);
+    if (!names) return true;
+    for (const f of names.flags) if (tokens.has(f)) return true;
+    return tags.some((t) => names.tokens.has(t));
+  };
 }
 
 /**

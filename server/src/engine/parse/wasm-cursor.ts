@@ -8,8 +8,9 @@
 // The wasm exports are reached through the emscripten module, which is the options object given to
 // the first `Parser.init` (emscripten's `Module = moduleArg`). web-tree-sitter does not export it,
 // so `Parser.init` is wrapped to keep that object. When it is not there (another version of
-// web-tree-sitter, an init before this module loaded) `rawCursor` answers undefined and the caller
-// uses web-tree-sitter's TreeCursor: same answers, only slower (a test compares both).
+// web-tree-sitter, an init before this module loaded), or the first tree walked both ways does
+// not give the same steps, `rawCursor` answers undefined and the caller uses web-tree-sitter's
+// TreeCursor: same answers, only slower (a test compares both on every fixture).
 import { Parser, type Tree, type TreeCursor } from 'web-tree-sitter';
 
 /** The wasm exports a walk uses, each taking the tree's handle and the cursor in the transfer buffer. */
@@ -76,7 +77,42 @@ export function publicCursor(tree: Tree): CursorLike {
  */
 export function rawCursor(tree: Tree): CursorLike | undefined {
   if (!wasm) return undefined;
+  if (!verified) {
+    verified = true;
+    if (!sameFirstSteps(tree, wasm)) wasm = undefined;
+    if (!wasm) return undefined;
+  }
   return new RawCursor(wasm, tree);
+}
+
+let verified = false;
+
+/**
+ * Whether the raw cursor and web-tree-sitter's take the same first steps of a depth-first walk
+ * of `tree` (type, field and range at each): asked once per process, so that a web-tree-sitter
+ * whose transfer buffer works otherwise is never read wrongly, only walked the slow way.
+ */
+function sameFirstSteps(tree: Tree, m: CursorExports): boolean {
+  const steps = (cursor: CursorLike): string[] => {
+    const out: string[] = [];
+    try {
+      for (let i = 0; i < 200; i++) {
+        out.push(`${cursor.nodeTypeId} ${cursor.currentFieldId} ${cursor.startIndex} ${cursor.endIndex} ${cursor.nodeIsMissing}`);
+        if (cursor.gotoFirstChild() || cursor.gotoNextSibling()) continue;
+        let up = false;
+        while (cursor.gotoParent()) if ((up = cursor.gotoNextSibling())) break;
+        if (!up) break;
+      }
+    } finally {
+      cursor.delete();
+    }
+    return out;
+  };
+  try {
+    return steps(new RawCursor(m, tree)).join('\n') === steps(publicCursor(tree)).join('\n');
+  } catch {
+    return false;
+  }
 }
 
 class RawCursor implements CursorLike {

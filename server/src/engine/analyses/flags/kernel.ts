@@ -38,6 +38,18 @@ export interface FlagIndex {
 
 const headerCache = new Map<string, { key: string; model: FlagModel; evaluate: (t: string) => Value | undefined }>();
 
+let keepModels = false;
+
+/**
+ * Whether the headers' flag models are kept in the cache folder (cache/flag-models.ts) and read
+ * back by the next process. `vfio-review patch` and `reply` turn it on: one process per patch (b4)
+ * built them again in every process. Off by default, like the lock programs: a long-lived
+ * process builds each header's model once anyway, and `check`'s findings cache answers a warm run.
+ */
+export function keepFlagModels(on: boolean): void {
+  keepModels = on;
+}
+
 /** Builds the flag model of one uapi header as userspace sees it (first configured ABI). */
 function headerModel(file: string, ctx: RuleContext): { model: FlagModel; evaluate: (t: string) => Value | undefined } | undefined {
   const store = ctx.project.store;
@@ -52,7 +64,7 @@ function headerModel(file: string, ctx: RuleContext): { model: FlagModel; evalua
   const include: IncludeContext = { root: ctx.project.root, abi, uapi: true, extra: ctx.project.options.includePaths ?? [] };
   // Another process may have built it already (cache/flag-models.ts): a `patch` process per patch,
   // a check after an edit elsewhere in the tree.
-  const disk = ctx.project.options.cacheDir ? flagModelCache(ctx.project.options.cacheDir) : undefined;
+  const disk = keepModels && ctx.project.options.cacheDir ? flagModelCache(ctx.project.options.cacheDir) : undefined;
   const slot = JSON.stringify([file, ctx.project.root ?? null, abiName, include.extra, config ?? null]);
   const stored = disk?.read(slot, (inputs) => headerInputsHold(inputs, store, include));
   if (stored) {

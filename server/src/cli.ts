@@ -318,7 +318,8 @@ function checkInWorkers(files: string[], jobs: number, data: CheckWorkerData, co
       worker.on('message', (message: FromWorker) => {
         if (message.kind === 'result') {
           results.set(message.result.file, message.result);
-          inFlight.splice(inFlight.indexOf(message.result.file), 1);
+          const at = inFlight.indexOf(message.result.file);
+          if (at >= 0) inFlight.splice(at, 1);
           fill();
         } else if (message.kind === 'config') run.configProblems = message.problems;
         else {

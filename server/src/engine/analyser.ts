@@ -14,7 +14,7 @@ import { Scope } from './model/scope';
 import { loadParser, parseText, reparseByDiff } from './parse/parser';
 import { preprocessUnit, type FileVariant, type UnitResult } from './preprocess/unit';
 import { ALL_RULES } from './rules';
-import type { RuleContext } from './rules/rule';
+import { compareRuleIds, type RuleContext } from './rules/rule';
 import type { AbiName, Finding, Fix, HoverResult, LayoutReport, Position, Range, Severity, SeveritySetting, TypeLayout } from './types';
 import kernelC from '../../../grammars/kernel-c.json';
 import { isSuppressed, suppressionFix, suppressions } from './suppress';
@@ -499,7 +499,7 @@ export class Analyser implements AnalysisService {
       const quiet = suppressions(text, tree);
       return all.filter((f) => !isSuppressed(f, quiet));
     }) ?? [];
-    return findings.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character || compareCodeUnits(a.rule, b.rule));
+    return findings.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character || compareRuleIds(a.rule, b.rule));
   }
 
   private runRules(file: string, hash: string, tree: Tree, text: string, token?: CancelToken, projectRules = true): Finding[] {
@@ -656,12 +656,4 @@ function offsetAt(text: string, pos: Position): number {
 export async function createEngine(options: EngineOptions = {}): Promise<AnalysisService> {
   await loadParser();
   return new Analyser(options);
-}
-
-/**
- * Rule ids compared by code units: the same order as localeCompare for the engine's ids (test
- * abi-diff-rule-order checks every pair), without loading ICU's collator (15 ms of a process).
- */
-function compareCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -4,6 +4,7 @@
 // verdict reads "incompatible on i386 and arm only" or "compatible on every ABI".
 import type { AbiName, Finding, MemberLayout, Range, Severity, TypeLayout } from '../types';
 import type { Value } from '../preprocess/expr';
+import { compareRuleIds } from '../rules/rule';
 
 /** What one version of the header looks like on one ABI. */
 export interface VersionFacts {
@@ -298,13 +299,5 @@ export function compareVersions(oldFacts: Map<AbiName, VersionFacts>, newFacts: 
       related: change.old ? [{ file: ctx.baseLocation, range: { start: { line: change.old.line, character: change.old.character }, end: { line: change.old.line, character: change.old.character } }, message: `in ${ctx.baseLabel}` }] : undefined,
     });
   }
-  return findings.sort((a, b) => a.range.start.line - b.range.start.line || byCodeUnits(a.rule, b.rule));
-}
-
-/**
- * Rule ids (lower-case letters and hyphens) in the order localeCompare gives them, without it:
- * the first localeCompare of a process loads ICU's collator, 15-17 ms of an abi-diff run.
- */
-function byCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return findings.sort((a, b) => a.range.start.line - b.range.start.line || compareRuleIds(a.rule, b.rule));
 }

@@ -78,3 +78,12 @@ export function ruleDocUrl(docsBase: string, rule: string): string {
   // `(?<!\/)`: only the first slash of a run is tried, so a long run is not rescanned from each slash.
   return `${docsBase.replace(/(?<!\/)\/+$/, '')}/${encodeURIComponent(rule)}.md`;
 }
+
+/**
+ * Rule ids (lower-case letters and hyphens) in the order localeCompare gives them, without it:
+ * the first localeCompare of a process loads ICU's collator (15-17 ms of a short run). Test
+ * abi-diff-rule-order checks every pair of the engine's ids.
+ */
+export function compareRuleIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -2,10 +2,11 @@
 // written to a temporary file beside it and renamed into place (readers see the old entry or the
 // new one, never half of one), and anything that does not read back as JSON is deleted and
 // reported missing. The cache is an optimisation: no failure here fails a run.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { threadId } from 'node:worker_threads';
 
 /** `$XDG_CACHE_HOME/vfio-review`, else `~/.cache/vfio-review`. */
@@ -94,4 +95,44 @@ export function removeQuietly(file: string): void {
   } catch {
     // gone already, or never written
   }
+}
+
+/**
+ * `value` v8-serialised behind a line with the sha1 of the payload (the binary entries: lock
+ * programs, flag models): a torn or damaged payload can still deserialise into something.
+ */
+export function checkedSerialize(value: unknown): Buffer {
+  const payload = v8.serialize(value);
+  return Buffer.concat([Buffer.from(`${sha1(payload)}\n`), payload]);
+}
+
+/** What checkedSerialize wrote, or undefined when the checksum does not match or V8 rejects it. */
+export function checkedDeserialize(bytes: Buffer): unknown {
+  const newline = bytes.indexOf(10);
+  if (newline !== 40) return undefined;
+  const payload = bytes.subarray(newline + 1);
+  if (bytes.subarray(0, newline).toString('latin1') !== sha1(payload)) return undefined;
+  try {
+    return v8.deserialize(payload);
+  } catch {
+    return undefined;
+  }
+}
+
+function sha1(payload: Uint8Array): string {
+  return createHash('sha1').update(payload).digest('hex');
+}
+
+/** The stats of several caches (one per folder and thread) added up. */
+export function sumStats(all: Iterable<EntryStats>): EntryStats {
+  const total: EntryStats = { hits: 0, misses: 0, dropped: 0, written: 0, writeErrors: 0 };
+  for (const stats of all) {
+    total.hits += stats.hits;
+    total.misses += stats.misses;
+    total.dropped += stats.dropped;
+    total.written += stats.written;
+    total.writeErrors += stats.writeErrors;
+    total.lastWriteError ??= stats.lastWriteError;
+  }
+  return total;
 }

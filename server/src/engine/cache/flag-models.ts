@@ -19,11 +19,10 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import v8 from 'node:v8';
 import type { Discriminant } from '../analyses/flags/discriminants';
 import type { FlagModel } from '../analyses/flags/model';
 import { fieldKey } from '../analyses/flags/model';
-import { removeQuietly, writeAtomically, type EntryStats } from './entries';
+import { checkedDeserialize, checkedSerialize, removeQuietly, sumStats, writeAtomically, type EntryStats } from './entries';
 import { lockIRStamp } from './lock-ir';
 
 /** Bumped when FlagModel or the entry's shape changes in a way the tool stamp would not show. */
@@ -100,29 +99,13 @@ export class FlagModelCache {
 
   write(slot: string, inputs: FlagModelInputs, model: FlagModel, commentDiscriminants: Discriminant[]): void {
     const { text: _text, ...stored } = model;
-    writeAtomically(this.pathOf(slot), () => {
-      const payload = v8.serialize({ format: FLAG_MODEL_FORMAT, stamp: this.stamp, v8: process.versions.v8, slot, inputs, model: stored, commentDiscriminants } satisfies Entry);
-      return Buffer.concat([Buffer.from(`${checksum(payload)}\n`), payload]);
-    }, this.stats);
+    writeAtomically(this.pathOf(slot), () => checkedSerialize({ format: FLAG_MODEL_FORMAT, stamp: this.stamp, v8: process.versions.v8, slot, inputs, model: stored, commentDiscriminants } satisfies Entry), this.stats);
   }
-}
-
-function checksum(payload: Uint8Array): string {
-  return createHash('sha1').update(payload).digest('hex');
 }
 
 function decode(bytes: Buffer, slot: string): Entry | undefined {
-  const newline = bytes.indexOf(10);
-  if (newline !== 40) return undefined;
-  const payload = bytes.subarray(newline + 1);
-  if (bytes.subarray(0, newline).toString('latin1') !== checksum(payload)) return undefined;
-  let value: unknown;
-  try {
-    value = v8.deserialize(payload);
-  } catch {
-    return undefined;
-  }
-  return validEntry(value, slot);
+  const value = checkedDeserialize(bytes);
+  return value === undefined ? undefined : validEntry(value, slot);
 }
 
 // One cache per folder and thread, so that the stats of a run add up in one place.
@@ -137,16 +120,7 @@ export function flagModelCache(dir: string): FlagModelCache {
 
 /** What this thread's flag model caches did so far, summed over their folders. */
 export function flagModelStats(): EntryStats {
-  const total: EntryStats = { hits: 0, misses: 0, dropped: 0, written: 0, writeErrors: 0 };
-  for (const { stats } of caches.values()) {
-    total.hits += stats.hits;
-    total.misses += stats.misses;
-    total.dropped += stats.dropped;
-    total.written += stats.written;
-    total.writeErrors += stats.writeErrors;
-    total.lastWriteError ??= stats.lastWriteError;
-  }
-  return total;
+  return sumStats([...caches.values()].map((c) => c.stats));
 }
 
 // ---- shape checks: nothing read from disk is trusted ------------------------------------------

@@ -19,10 +19,9 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import v8 from 'node:v8';
 import { adoptWarmState, warmStateOf, type AnalysisResult, type Program } from '../analyses/locks/analyse';
 import type { FileIR } from '../analyses/locks/extract';
-import { removeQuietly, writeAtomically, type EntryStats } from './entries';
+import { checkedDeserialize, checkedSerialize, removeQuietly, sumStats, writeAtomically, type EntryStats } from './entries';
 import { lockIRStamp, validFileIR } from './lock-ir';
 
 /** Bumped when the entry's shape, or the analysis's data, changes in a way the tool stamp would not show. */
@@ -87,30 +86,13 @@ export class LockProgramCache {
   write(slot: string, hashes: Map<string, string>, program: Program, result: AnalysisResult): void {
     const warm = warmStateOf(result);
     if (!warm) return;
-    writeAtomically(this.pathOf(slot), () => {
-      const payload = v8.serialize({ format: LOCK_PROGRAM_FORMAT, stamp: this.stamp, slot, hashes, program, result, warm } satisfies Entry);
-      // A checksum first: a torn or damaged payload can still deserialise into something.
-      return Buffer.concat([Buffer.from(`${checksum(payload)}\n`), payload]);
-    }, this.stats);
+    writeAtomically(this.pathOf(slot), () => checkedSerialize({ format: LOCK_PROGRAM_FORMAT, stamp: this.stamp, slot, hashes, program, result, warm } satisfies Entry), this.stats);
   }
 
   private decode(bytes: Buffer, slot: string): Entry | undefined {
-    const newline = bytes.indexOf(10);
-    if (newline !== 40) return undefined;
-    const payload = bytes.subarray(newline + 1);
-    if (bytes.subarray(0, newline).toString('latin1') !== checksum(payload)) return undefined;
-    let value: unknown;
-    try {
-      value = v8.deserialize(payload);
-    } catch {
-      return undefined;
-    }
-    return validEntry(value, this.stamp, slot);
+    const value = checkedDeserialize(bytes);
+    return value === undefined ? undefined : validEntry(value, this.stamp, slot);
   }
-}
-
-function checksum(payload: Uint8Array): string {
-  return createHash('sha1').update(payload).digest('hex');
 }
 
 // One cache per folder and thread, so that the stats of a run add up in one place.
@@ -125,16 +107,7 @@ export function lockProgramCache(dir: string): LockProgramCache {
 
 /** What this thread's lock program caches did so far, summed over their folders. */
 export function lockProgramStats(): EntryStats {
-  const total: EntryStats = { hits: 0, misses: 0, dropped: 0, written: 0, writeErrors: 0 };
-  for (const { stats } of caches.values()) {
-    total.hits += stats.hits;
-    total.misses += stats.misses;
-    total.dropped += stats.dropped;
-    total.written += stats.written;
-    total.writeErrors += stats.writeErrors;
-    total.lastWriteError ??= stats.lastWriteError;
-  }
-  return total;
+  return sumStats([...caches.values()].map((c) => c.stats));
 }
 
 // ---- shape checks: nothing read from disk is trusted ------------------------------------------

@@ -7,7 +7,7 @@
 import type { Node, Point, Tree } from 'web-tree-sitter';
 import type { BlankedAnnotation } from '../parse/blank';
 import { parseText } from '../parse/parser';
-import { plainTree, type PlainNode } from '../parse/plain-tree';
+import { plainTree, type PlainNode, type SyntaxNodeOf } from '../parse/plain-tree';
 import type { MacroAttribute, MacroDeclaration } from '../preprocess/macro-uses';
 import kernelC from '../../../../grammars/kernel-c.json';
 import type { AggregateDecl, EnumDecl, FieldDecl, FileModel, LayoutAttrs, SourcePos, TypeExpr, TypedefDecl } from './decls';
@@ -51,20 +51,9 @@ function marksOf(annotations: BlankedAnnotation[], attributes: MacroAttribute[])
 const EXPANSION_TAG = '__vfio_review_expansion__';
 
 /** What the extraction reads of a node: web-tree-sitter's Node and the plain copy's PlainNode have it. */
-interface ModelNode<N> {
-  readonly id: number;
-  readonly type: string;
-  readonly text: string;
-  readonly startIndex: number;
-  readonly endIndex: number;
-  readonly startPosition: Point;
-  readonly endPosition: Point;
-  readonly parent: N | null;
+interface ModelNode<N> extends SyntaxNodeOf<N> {
   /** The plain copy leaves punctuation out: the extraction looks only for named children here. */
   readonly children: (N | null)[];
-  readonly namedChildren: (N | null)[];
-  childForFieldName(name: string): N | null;
-  childrenForFieldName(name: string): (N | null)[];
 }
 
 /** What each kind of node answers its own way. */

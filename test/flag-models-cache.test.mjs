@@ -9,14 +9,14 @@
 // header edited, or a header appearing where an include now resolves first) is not used.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { buildTestBundle } from './support/engine-bundle.mjs';
 import { kernel612 } from './support/kernel-612.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -33,14 +33,7 @@ before(async () => {
     `export { kernelFlagIndex, keepFlagModels } from ${JSON.stringify(path.join(repo, 'server/src/engine/analyses/flags/kernel.ts'))};`,
     `export { flagModelStats, FLAG_MODEL_FOLDER } from ${JSON.stringify(path.join(repo, 'server/src/engine/cache/flag-models.ts'))};`,
   ].join('\n'));
-  for (const wasm of ['web-tree-sitter.wasm', 'tree-sitter-c.wasm']) copyFileSync(path.join(repo, 'dist', wasm), path.join(temp, wasm));
-  bundle = path.join(temp, 'engine.cjs');
-  // As scripts/build.mjs does for the bundles.
-  await build({
-    entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'warning',
-    define: { 'import.meta.url': '__import_meta_url' },
-    banner: { js: "const __import_meta_url = require('url').pathToFileURL(__filename).href;" },
-  });
+  bundle = await buildTestBundle(entry, temp, 'engine.cjs');
 });
 after(() => rmSync(temp, { recursive: true, force: true }));
 

@@ -7,12 +7,12 @@
 // nothing of) and on every C file of 6.12's drivers/vfio and drivers/iommu/iommufd.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { buildTestBundle } from './support/engine-bundle.mjs';
 import { kernel612 } from './support/kernel-612.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,13 +28,7 @@ before(async () => {
     `export * from ${JSON.stringify(path.join(repo, 'server/src/engine/index.ts'))};`,
     `export { kernelFlagIndex, uapiHeadersOf, flagIndexOptions, withoutComments } from ${JSON.stringify(path.join(repo, 'server/src/engine/analyses/flags/kernel.ts'))};`,
   ].join('\n'));
-  for (const wasm of ['web-tree-sitter.wasm', 'tree-sitter-c.wasm']) copyFileSync(path.join(repo, 'dist', wasm), path.join(temp, wasm));
-  bundle = path.join(temp, 'engine.cjs');
-  await build({
-    entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'warning',
-    define: { 'import.meta.url': '__import_meta_url' },
-    banner: { js: "const __import_meta_url = require('url').pathToFileURL(__filename).href;" },
-  });
+  bundle = await buildTestBundle(entry, temp, 'engine.cjs');
 });
 after(() => rmSync(temp, { recursive: true, force: true }));
 

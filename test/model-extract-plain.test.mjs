@@ -7,12 +7,11 @@
 // pack pragmas), and of 6.12's include/uapi/linux headers on three ABIs and some kernel C.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { loadTestBundle } from './support/engine-bundle.mjs';
 import { kernel612 } from './support/kernel-612.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -22,15 +21,7 @@ let m;
 
 before(async () => {
   temp = mkdtempSync(path.join(tmpdir(), 'vfio-review-model-'));
-  const outfile = path.join(temp, 'both.cjs');
-  await build({
-    entryPoints: [path.join(here, 'support/model-extract-both.ts')], bundle: true, platform: 'node', format: 'cjs', outfile, logLevel: 'warning',
-    alias: { 'web-tree-sitter': createRequire(path.join(repo, 'package.json')).resolve('web-tree-sitter') },
-    define: { 'import.meta.url': '__import_meta_url' }, banner: { js: "const __import_meta_url = require('url').pathToFileURL(__filename).href;" },
-  });
-  for (const wasm of ['web-tree-sitter.wasm', 'tree-sitter-c.wasm']) copyFileSync(path.join(repo, 'dist', wasm), path.join(temp, wasm));
-  m = createRequire(import.meta.url)(outfile);
-  await m.loadParser();
+  m = await loadTestBundle(path.join(here, 'support/model-extract-both.ts'), temp, 'both.cjs');
 });
 
 after(() => {

@@ -5,29 +5,17 @@
 // leaves, the fuzz regressions) and examples, and on 6.12's lock index when this machine has it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { loadTestBundle } from './support/engine-bundle.mjs';
 import { kernel612 } from './support/kernel-612.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.dirname(here);
 
-async function waysModule(dir) {
-  const outfile = path.join(dir, 'ways.cjs');
-  await build({
-    entryPoints: [path.join(here, 'support/plain-tree-ways.ts')], bundle: true, platform: 'node', format: 'cjs', outfile, logLevel: 'warning',
-    alias: { 'web-tree-sitter': createRequire(path.join(repo, 'package.json')).resolve('web-tree-sitter') },
-    define: { 'import.meta.url': '__import_meta_url' }, banner: { js: "const __import_meta_url = require('url').pathToFileURL(__filename).href;" },
-  });
-  for (const wasm of ['web-tree-sitter.wasm', 'tree-sitter-c.wasm']) copyFileSync(path.join(repo, 'dist', wasm), path.join(dir, wasm));
-  const m = createRequire(import.meta.url)(outfile);
-  await m.loadParser();
-  return m;
-}
+const waysModule = (dir) => loadTestBundle(path.join(here, 'support/plain-tree-ways.ts'), dir, 'ways.cjs');
 
 const cFiles = (dir) => readdirSync(dir).flatMap((e) => {
   const p = path.join(dir, e);

@@ -330,7 +330,6 @@ export const flagIndexOptions = { everyHeader: false };
 // building its model (its unit preprocessed and parsed) was most of the index: fs.h, poll.h,
 // module.h... reached through <linux/...> includes of every VFIO file.
 const headerNames = new Map<string, { key: string; flags: Set<string>; tokens: Set<string> }>();
-const IDENTIFIER_RE = /[A-Za-z_][A-Za-z0-9_]*/g;
 // `struct T` / `union T`, with comments or an attribute between the keyword and the tag.
 const TAG_RE = /\b(?:struct|union)(?:\s|\/\*[\s\S]*?\*\/|__attribute__\s*\(\([^;{}]*?\)\))*([A-Za-z_][A-Za-z0-9_]*)/g;
 
@@ -346,7 +345,7 @@ function namesOfHeader(file: string, ctx: RuleContext, config: FlagConfigFacts |
     if (flags.has(d.flag) || flags.has(d.requires)) flags.add(d.flag).add(d.requires);
   }
   // Code only: comments name every common word ("file", "page") a tag can be.
-  const entry = { key, flags, tokens: new Set(withoutComments(src.text).match(IDENTIFIER_RE) ?? []) };
+  const entry = { key, flags, tokens: new Set(withoutComments(src.text).match(TOKEN_RE) ?? []) };
   if (headerNames.size > 500) headerNames.clear();
   headerNames.set(file, entry);
   return entry;
@@ -383,7 +382,7 @@ function lineEnd(text: string, at: number): number {
 
 /** Whether the checked file names something of a header (see above); headers that cannot be read pass (headerModel skips them). */
 function namedIn(ctx: RuleContext, config: FlagConfigFacts | undefined): (header: string) => boolean {
-  const tokens = new Set(ctx.source.text.match(IDENTIFIER_RE) ?? []);
+  const tokens = new Set(ctx.source.text.match(TOKEN_RE) ?? []);
   const tags = [...ctx.source.text.matchAll(TAG_RE)].map((m) => m[1]);
   return (header) => {
     const names = namesOfHeader(header, ctx, config);

@@ -158,6 +158,17 @@ test('--no-cache writes nothing; --cache DIR holds the code cache; an unwritable
     assert.equal(withDir.code, 0, withDir.stderr);
     assert.equal(entriesIn(path.join(own, 'code-cache')).length, 1);
     assert.deepEqual(fs.readdirSync(s.xdg), []);
+    // check sets its inlining budget (v8-inlining.ts) before the bundle is compiled: V8 takes
+    // the entry it made, and V8's own flags (VFIO_REVIEW_V8_DEFAULTS=1) make and take another.
+    const checkArgs = ['check', example, '--root', example, '--fail-on', 'never', '--jobs', '1', '--cache', own];
+    const stats = { ...s.env, VFIO_REVIEW_CACHE_STATS: '1' };
+    const again = await run(loader, checkArgs, stats);
+    assert.equal(outcome(again), 'hit', again.stderr);
+    const defaults = { ...stats, VFIO_REVIEW_V8_DEFAULTS: '1' };
+    assert.equal(outcome(await run(loader, checkArgs, defaults)), 'miss');
+    assert.equal(outcome(await run(loader, checkArgs, defaults)), 'hit');
+    assert.equal(entriesIn(path.join(own, 'code-cache')).length, 2);
+    assert.deepEqual(withoutStats(await run(loader, checkArgs, defaults)).stdout, withoutStats(again).stdout);
     // code-cache/ taken by a file: nothing can be written, the run is the same.
     fs.mkdirSync(path.join(s.xdg, 'vfio-review'));
     fs.writeFileSync(s.codeCache, 'not a folder');

@@ -6,6 +6,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import { defaultCacheDir } from './engine/cache/entries';
 import { runBundle } from './startup-cache';
+import { INLINING_FLAG, tuneInlining } from './v8-inlining';
 
 /**
  * Commands that parse a few headers and end: optimising tree-sitter's wasm with TurboFan costs
@@ -33,5 +34,9 @@ export function codeCacheFolder(args: string[], env: NodeJS.ProcessEnv = process
 const args = process.argv.slice(2);
 const short = SHORT_COMMANDS.has(args[0]);
 if (short) for (const flag of SHORT_FLAGS) v8.setFlagsFromString(flag);
-const run = runBundle(path.join(__dirname, 'cli.js'), module, codeCacheFolder(args), short ? SHORT_FLAGS.join(' ') : 'default');
+// Set before the bundle is compiled (cli.js sets it again, to no effect): V8 refuses a code cache
+// made under other flags, so each set of flags has its own entry.
+const tuned = tuneInlining(args[0]);
+const variant = short ? SHORT_FLAGS.join(' ') : tuned ? INLINING_FLAG : 'default';
+const run = runBundle(path.join(__dirname, 'cli.js'), module, codeCacheFolder(args), variant);
 if (process.env.VFIO_REVIEW_CACHE_STATS && run.entry) process.stderr.write(`vfio-review: code cache ${run.outcome}: ${run.entry}\n`);

@@ -26,6 +26,7 @@ import { formatLayoutText } from './formats/layout-text';
 import { formatSarif, toSarifLog } from './formats/sarif';
 import { PATCH_HELP, runPatch, runReply } from './cli-patch';
 import { CliError, parse, parseArches, parseCacheDir } from './cli-args';
+import { tuneInlining } from './v8-inlining';
 
 // The bundle doubles as the library the format tests load (test/formats.test.mjs).
 export { formatGcc, formatGithub, formatJson, formatLayoutJson, formatLayoutText, formatSarif };
@@ -612,6 +613,8 @@ if (require.main === module) {
     throw error;
   });
   const out: Output = { stdout: (text) => void process.stdout.write(text), stderr: (text) => void process.stderr.write(text) };
+  // Before any of the engine's code gets hot enough to be optimised.
+  tuneInlining(process.argv[2]);
   main(process.argv.slice(2), out).then(
     (code) => {
       // exitCode rather than exit(): a piped stdout must drain before the process ends.

@@ -18,6 +18,7 @@ import { headerInputs, headerInputsHold, readsOpenText } from './header-inputs';
 import { codeDiscriminants, commentDiscriminants, knownCommentDiscriminants, configDiscriminants, mergeDiscriminant, type Discriminant } from './discriminants';
 import { buildFlagModel, dependencyKey, flagEvaluator, type FlagConfigFacts, type FlagDependency, type FlagField, type FlagMacro, type FlagModel } from './model';
 import { configFacts } from './project';
+import { TOKEN_RE, tokenScanOf } from './token-scan';
 
 export interface FlagIndex {
   macros: Map<string, FlagMacro>;
@@ -243,7 +244,6 @@ function headerPart(config: FlagConfigFacts | undefined, headers: HeaderEntry[])
   return part;
 }
 
-const TOKEN_RE = /[A-Za-z_][A-Za-z0-9_]*/g;
 
 /** Whether `text` is the one the tree was parsed from: the blanked text is of the same length (trailing blanks aside). */
 function isTreeText(tree: Tree, text: string): boolean {
@@ -251,19 +251,20 @@ function isTreeText(tree: Tree, text: string): boolean {
   return text.length === end || (text.length > end && !/\S/.test(text.slice(end)));
 }
 
-/** Token offsets of the names the index answers for, by one scan of the text; nodes resolved per name on demand. */
-function tokenFinder(tree: Tree, text: string, names: Set<string>): (name: string) => Node[] {
+/** Token offsets of the names the index answers for, from the file's token scan; nodes resolved per name on demand. */
+function tokenFinder(tree: Tree, file: string, text: string, names: Set<string>): (name: string) => Node[] {
   const root = tree.rootNode;
   if (!isTreeText(tree, text)) {
     return (name) => (names.has(name) ? wholeTreeTokens(root, name) : []);
   }
+  const scan = tokenScanOf(file, text);
   const offsets = new Map<string, number[]>();
-  TOKEN_RE.lastIndex = 0;
-  for (let m = TOKEN_RE.exec(text); m; m = TOKEN_RE.exec(text)) {
-    if (!names.has(m[0])) continue;
-    const list = offsets.get(m[0]);
-    if (list) list.push(m.index);
-    else offsets.set(m[0], [m.index]);
+  for (let i = 0; i < scan.names.length; i++) {
+    const name = scan.names[i];
+    if (!names.has(name)) continue;
+    const list = offsets.get(name);
+    if (list) list.push(scan.starts[i]);
+    else offsets.set(name, [scan.starts[i]]);
   }
   const resolved = new Map<string, Node[]>();
   return (name) => {
@@ -293,7 +294,7 @@ function buildKernelFlagIndex(ctx: RuleContext): FlagIndex {
   const part = headerPart(config, headers);
   const hit = indexCache.get(ctx.source.tree);
   if (hit?.part === part) return hit.index;
-  const tokens = tokenFinder(ctx.source.tree, ctx.source.text, part.names);
+  const tokens = tokenFinder(ctx.source.tree, ctx.file, ctx.source.text, part.names);
   // The header discriminants are copied: code discriminants add evidence to them for this tree only.
   const discriminants = part.discriminants.map((d) => ({ ...d, evidence: [...d.evidence] }));
   const index: FlagIndex = { macros: part.macros, fields: part.fields, dependencies: part.dependencies, discriminants, evaluate: part.evaluate, tokens };
@@ -382,7 +383,7 @@ function lineEnd(text: string, at: number): number {
 
 /** Whether the checked file names something of a header (see above); headers that cannot be read pass (headerModel skips them). */
 function namedIn(ctx: RuleContext, config: FlagConfigFacts | undefined): (header: string) => boolean {
-  const tokens = new Set(ctx.source.text.match(TOKEN_RE) ?? []);
+  const tokens = tokenScanOf(ctx.file, ctx.source.text).counts;
   const tags = [...ctx.source.text.matchAll(TAG_RE)].map((m) => m[1]);
   return (header) => {
     const names = namesOfHeader(header, ctx, config);

@@ -1,0 +1,99 @@
+// The flag index's token scan (server/src/engine/analyses/flags/token-scan.ts) is brought up to
+// date from the part of a file's text that changed. After every edit of a long random series
+// it must equal a new scan of the whole text: the same tokens at the same offsets, the same counts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { buildTestBundle } from './support/engine-bundle.mjs';
+
+const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
+async function loadTokenScan() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-review-token-scan-'));
+  const bundle = await buildTestBundle(path.join(repo, 'server/src/engine/analyses/flags/token-scan.ts'), dir, 'token-scan.cjs');
+  return { ...createRequire(import.meta.url)(bundle), dir };
+}
+
+/** A small deterministic generator (mulberry32), so that a failure repeats. */
+function random(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function kernelCText() {
+  const files = [];
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.[ch]$/.test(e.name)) files.push(p);
+    }
+  };
+  walk(path.join(repo, 'test/fixtures/flags'));
+  walk(path.join(repo, 'test/fixtures/locks'));
+  return files.sort().map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+}
+
+const sameScan = (got, want, what) => {
+  assert.equal(got.text, want.text, what);
+  assert.equal(got.names.length, want.names.length, `${what}: number of tokens`);
+  for (let i = 0; i < want.names.length; i++) {
+    if (got.names[i] !== want.names[i] || got.starts[i] !== want.starts[i]) {
+      assert.fail(`${what}: token ${i} is ${got.names[i]}@${got.starts[i]}, a new scan gives ${want.names[i]}@${want.starts[i]}`);
+    }
+  }
+  assert.equal(got.counts.size, want.counts.size, `${what}: distinct tokens`);
+  for (const [name, n] of want.counts) if (got.counts.get(name) !== n) assert.fail(`${what}: ${name} counted ${got.counts.get(name)}, a new scan counts ${n}`);
+};
+
+test('the token scan follows edits exactly, identifiers split, joined, or turned into numbers', async () => {
+  const { tokenScanOf, fullScan, dir } = await loadTokenScan();
+  try {
+    const next = random(8);
+    const pick = (s) => s[Math.floor(next() * s.length)];
+    // Word characters, digits and separators, so that edits join and split identifiers.
+    const alphabet = 'abc_XYZ0189 \n\t(){};,.*/x';
+    let text = kernelCText();
+    assert.ok(text.length > 20_000, 'fixtures give a text of some size');
+    sameScan(tokenScanOf('a.c', text), fullScan(text), 'first scan');
+    for (let i = 0; i < 1500; i++) {
+      const at = Math.floor(next() * (text.length + 1));
+      const kind = next();
+      let edited;
+      if (kind < 0.4) {
+        let inserted = '';
+        for (let n = 1 + Math.floor(next() * 6); n > 0; n--) inserted += pick(alphabet);
+        edited = text.slice(0, at) + inserted + text.slice(at);
+      } else if (kind < 0.8) {
+        edited = text.slice(0, at) + text.slice(Math.min(text.length, at + 1 + Math.floor(next() * 8)));
+      } else if (kind < 0.9) {
+        // A block moved: the common prefix and suffix are far apart.
+        const to = Math.min(text.length, at + Math.floor(next() * 3000));
+        edited = text.slice(0, at) + text.slice(to) + text.slice(at, to);
+      } else {
+        edited = `${pick(alphabet)}${text}${pick(alphabet)}`;
+      }
+      text = edited;
+      sameScan(tokenScanOf('a.c', text), fullScan(text), `edit ${i}`);
+    }
+    // Another file's scan does not disturb this one's; a text seen before is answered again.
+    sameScan(tokenScanOf('b.c', 'int x1; 0x1f;'), fullScan('int x1; 0x1f;'), 'another file');
+    sameScan(tokenScanOf('a.c', text), fullScan(text), 'same text again');
+    for (const [before, after] of [['foo bar', 'foobar'], ['foobar', 'foo bar'], ['x', '1x'], ['1x', 'x'], ['0x1f', '0x1fg'], ['', 'a'], ['a', '']]) {
+      tokenScanOf('c.c', before);
+      sameScan(tokenScanOf('c.c', after), fullScan(after), `${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
 import { buildTestBundle } from './support/engine-bundle.mjs';
 
 const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -93,6 +94,35 @@ test('the token scan follows edits exactly, identifiers split, joined, or turned
       tokenScanOf('c.c', before);
       sameScan(tokenScanOf('c.c', after), fullScan(after), `${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
     }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a kept scan does not keep the texts of earlier edits alive', async () => {
+  const { dir } = await loadTokenScan();
+  try {
+    // 2,000 edits each adding a long identifier (a view of its text, unless copied) to a 60 KB
+    // text: the heap after them, collected, against the heap after the first scan.
+    const script = `
+      const { tokenScanOf } = require(${JSON.stringify(path.join(dir, 'token-scan.cjs'))});
+      let text = ${JSON.stringify(kernelCText())};
+      while (text.length < 60000) text += text;
+      tokenScanOf('f.c', text);
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 2000; i++) {
+        const at = 1000 + ((i * 7919) % (text.length - 2000));
+        text = text.slice(0, at) + ' vfio_pci_core_token_' + i + ' ' + text.slice(at);
+        tokenScanOf('f.c', text);
+      }
+      gc();
+      console.log(process.memoryUsage().heapUsed - before);`;
+    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const grown = Number(r.stdout.trim());
+    // Each text kept would be about 120 KB (two bytes a character once edited): 2,000 of them, 240 MB.
+    assert.ok(grown < 16 * 1024 * 1024, `the heap grew ${(grown / 1048576).toFixed(1)} MB over 2,000 edits`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

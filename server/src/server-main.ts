@@ -2,8 +2,5 @@
 // vscode-languageserver reads it: --stdio, --node-ipc, --socket=<port> or --pipe=<name>.
 import { ProposedFeatures, createConnection } from 'vscode-languageserver/node';
 import { startServer } from './server';
-import { tuneInlining } from './v8-inlining';
-
-tuneInlining('lsp');
 
 startServer(createConnection(ProposedFeatures.all));

@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
 import type { FileIR } from '../analyses/locks/extract';
-import { removeQuietly, writeAtomically, type EntryStats } from './entries';
+import { removeQuietly, sumStats, writeAtomically, type EntryStats } from './entries';
 
 /** Bumped when FileIR or the entry's shape changes in a way the tool stamp would not show. */
 export const LOCK_IR_FORMAT = 'vfio-review-lock-ir/1';
@@ -158,16 +158,7 @@ export function lockIRCache(dir: string): LockIRCache {
 
 /** What this thread's lock IR caches did so far, summed over their folders. */
 export function lockIRStats(): LockIRStats {
-  const total: LockIRStats = { hits: 0, misses: 0, dropped: 0, written: 0, writeErrors: 0 };
-  for (const { stats } of caches.values()) {
-    total.hits += stats.hits;
-    total.misses += stats.misses;
-    total.dropped += stats.dropped;
-    total.written += stats.written;
-    total.writeErrors += stats.writeErrors;
-    total.lastWriteError ??= stats.lastWriteError;
-  }
-  return total;
+  return sumStats([...caches.values()].map((cache) => cache.stats));
 }
 
 // ---- shape checks: nothing read from disk is trusted ------------------------------------------

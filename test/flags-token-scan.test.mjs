@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
 import { buildTestBundle } from './support/engine-bundle.mjs';
+import { mulberry32 } from './support/random.mjs';
 
 const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -17,18 +18,6 @@ async function loadTokenScan() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-review-token-scan-'));
   const bundle = await buildTestBundle(path.join(repo, 'server/src/engine/analyses/flags/token-scan.ts'), dir, 'token-scan.cjs');
   return { ...createRequire(import.meta.url)(bundle), dir };
-}
-
-/** A small deterministic generator (mulberry32), so that a failure repeats. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function kernelCText() {
@@ -60,7 +49,7 @@ const sameScan = (got, want, what) => {
 test('the token scan follows edits exactly, identifiers split, joined, or turned into numbers', async () => {
   const { tokenScanOf, fullScan, dir } = await loadTokenScan();
   try {
-    const next = random(8);
+    const next = mulberry32(8);
     const pick = (s) => s[Math.floor(next() * s.length)];
     // Word characters, digits and separators, so that edits join and split identifiers.
     const alphabet = 'abc_XYZ0189 \n\t(){};,.*/x';

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as engine from '../dist/engine.js';
 import { gitAvailable, isolatedGitEnv } from './support/git-fixture.mjs';
+import { mulberry32 } from './support/random.mjs';
 
 const { applyFilePatch, hunksOnlyTexts, createEngine } = engine;
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -113,17 +114,6 @@ function convertDiff(patch) {
 }
 
 // ---- edit scripts ------------------------------------------------------------------------------
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const linesOf = (text) => text.split('\n').slice(0, text.endsWith('\n') ? -1 : undefined);
 const textOf = (lines, eol = '\n', finalNewline = true) => (lines.length ? lines.join(eol) + (finalNewline ? eol : '') : '');

@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { blankTracked, reblankLine, SourceStore } from '../../dist/engine.js';
+import { mulberry32 } from '../support/random.mjs';
 
 const repo = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
 const SEED = Number(process.env.VFIO_REVIEW_SEED ?? 20261123);
@@ -19,18 +20,6 @@ function* cFiles(dir) {
     if (e.isDirectory()) yield* cFiles(p);
     else if (/\.[ch]$/.test(e.name)) yield p;
   }
-}
-
-/** mulberry32: a small seeded generator, so a failure can be replayed from the seed. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // What gets typed: plain text, the kernel words the blanking rewrites, and what ends or spans lines.
@@ -50,7 +39,7 @@ function randomEdit(text, rnd) {
 const apply = (text, e) => text.slice(0, e.start) + e.inserted + text.slice(e.end);
 
 test('reblankLine gives what blankKernelC gives, or declines, on random edits of every fixture', () => {
-  const rnd = random(SEED);
+  const rnd = mulberry32(SEED);
   let edits = 0;
   let carried = 0;
   const files = [...cFiles(path.join(repo, 'test/fixtures')), ...cFiles(path.join(repo, 'examples/linux'))]
@@ -84,7 +73,7 @@ test('reblankLine gives what blankKernelC gives, or declines, on random edits of
 });
 
 test('the store carries directives and parse text over an edit exactly as a fresh scan makes them', () => {
-  const rnd = random(SEED + 1);
+  const rnd = mulberry32(SEED + 1);
   const file = path.join(repo, 'examples/linux/drivers/vfio/pci/vfio_example_core.c');
   let text = readFileSync(file, 'utf8');
   const store = new SourceStore();

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEngine, liveTreeCount } from '../../dist/engine.js';
+import { mulberry32 } from '../support/random.mjs';
 
 const repo = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
 const SEED = Number(process.env.VFIO_REVIEW_SEED ?? 20261123);
@@ -18,18 +19,6 @@ function* cFiles(dir) {
     if (e.isDirectory()) yield* cFiles(p);
     else if (/\.[ch]$/.test(e.name)) yield p;
   }
-}
-
-/** mulberry32: a small seeded generator, so a failure can be replayed from the seed. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const TYPED = [' ', 'x', ';', '(', ')', '{', '}', '__user', 'flags', '|', '&', '~', '-1', 'struct ', '/*', '*/', '#', '\n', '\t'];
@@ -53,7 +42,7 @@ function randomChange(text, rnd) {
 const findings = (list) => JSON.stringify(list.map(({ rule, range, message, severity }) => ({ rule, range, message, severity })));
 
 test('findings after bursts of unparsed edits equal those of a fresh engine on the same text', async () => {
-  const rnd = random(SEED);
+  const rnd = mulberry32(SEED);
   const files = [...cFiles(path.join(repo, 'test/fixtures')), ...cFiles(path.join(repo, 'examples/linux'))]
     .filter((f) => !f.includes(`${path.sep}fuzz${path.sep}`));
   assert.ok(files.length > 30, `C files to edit: ${files.length}`);

@@ -12,23 +12,17 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildTestBundle } from './support/engine-bundle.mjs';
+import { buildEngineBundle } from './support/engine-bundle.mjs';
 import { kernel612 } from './support/kernel-612.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.dirname(here);
 const require = createRequire(import.meta.url);
 
 let temp;
 let bundle;
 before(async () => {
   temp = mkdtempSync(path.join(tmpdir(), 'vfio-review-named-headers-'));
-  const entry = path.join(temp, 'entry.ts');
-  writeFileSync(entry, [
-    `export * from ${JSON.stringify(path.join(repo, 'server/src/engine/index.ts'))};`,
-    `export { kernelFlagIndex, uapiHeadersOf, flagIndexOptions, withoutComments } from ${JSON.stringify(path.join(repo, 'server/src/engine/analyses/flags/kernel.ts'))};`,
-  ].join('\n'));
-  bundle = await buildTestBundle(entry, temp, 'engine.cjs');
+  bundle = await buildEngineBundle(temp, { 'analyses/flags/kernel.ts': ['kernelFlagIndex', 'uapiHeadersOf', 'flagIndexOptions', 'withoutComments'] });
 });
 after(() => rmSync(temp, { recursive: true, force: true }));
 

@@ -244,7 +244,6 @@ function headerPart(config: FlagConfigFacts | undefined, headers: HeaderEntry[])
   return part;
 }
 
-
 /** Whether `text` is the one the tree was parsed from: the blanked text is of the same length (trailing blanks aside). */
 function isTreeText(tree: Tree, text: string): boolean {
   const end = tree.rootNode.endIndex;

@@ -41,11 +41,9 @@ export function fullScan(text: string): TokenScan {
   return { text, names, starts, counts };
 }
 
-/** The scan's own copy of TOKEN_RE (its lastIndex is the scan's state; callers' regex is left alone). */
-const SCAN_RE = /[A-Za-z_][A-Za-z0-9_]*/g;
-
 function scanInto(text: string, from: number, to: number, names: string[], starts: number[], detach = false): void {
-  const re = SCAN_RE;
+  // TOKEN_RE's lastIndex is this loop's state; nothing it calls uses the regex.
+  const re = TOKEN_RE;
   re.lastIndex = 0;
   const part = from === 0 && to === text.length ? text : text.slice(from, to);
   for (let m = re.exec(part); m; m = re.exec(part)) {

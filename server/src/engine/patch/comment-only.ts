@@ -4,36 +4,19 @@
 // looking new because the comment on its line changed. Two exceptions keep the checks: a change
 // of vfio-review's own suppression comments, and uapi headers, whose comments state which flag
 // selects a union member.
+import { commentSpans } from '../parse/comments';
 
 /** The code of a C text: comments gone, white space squeezed (squeezeSpace), and the comments. */
 export function codeOf(text: string): { code: string; comments: string[] } {
   const parts: string[] = [];
   const comments: string[] = [];
-  let i = 0;
-  let start = 0;
-  const n = text.length;
-  while (i < n) {
-    const c = text.charCodeAt(i);
-    if (c === 47 /* / */ && text.charCodeAt(i + 1) === 42 /* * */) {
-      const e = text.indexOf('*/', i + 2);
-      const end = e < 0 ? n : e + 2;
-      parts.push(text.slice(start, i), ' ');
-      comments.push(text.slice(i, end));
-      i = start = end;
-    } else if (c === 47 && text.charCodeAt(i + 1) === 47) {
-      const e = text.indexOf('\n', i);
-      const end = e < 0 ? n : e;
-      parts.push(text.slice(start, i), ' ');
-      comments.push(text.slice(i, end));
-      i = start = end;
-    } else if (c === 34 /* " */ || c === 39 /* ' */) {
-      // To the closing quote, or the line's end (an unterminated literal stops there in C too).
-      let j = i + 1;
-      while (j < n && text.charCodeAt(j) !== c && text.charCodeAt(j) !== 10) j += text.charCodeAt(j) === 92 /* \ */ ? 2 : 1;
-      i = j + 1;
-    } else i++;
+  let from = 0;
+  for (const [start, end] of commentSpans(text, false)) {
+    parts.push(text.slice(from, start), ' ');
+    comments.push(text.slice(start, end));
+    from = end;
   }
-  parts.push(text.slice(start));
+  parts.push(text.slice(from));
   return { code: squeezeSpace(parts.join('')), comments };
 }
 

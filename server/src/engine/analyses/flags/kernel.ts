@@ -8,6 +8,7 @@ import { LayoutEngine } from '../../layout/compute';
 import type { AggregateDecl } from '../../model/decls';
 import { extractModel } from '../../model/extract';
 import { Scope } from '../../model/scope';
+import { commentSpans } from '../../parse/comments';
 import { parseText } from '../../parse/parser';
 import { preprocessUnit } from '../../preprocess/unit';
 import type { RuleContext } from '../../rules/rule';
@@ -351,33 +352,15 @@ function namesOfHeader(file: string, ctx: RuleContext, config: FlagConfigFacts |
   return entry;
 }
 
-/** `text` with its comments left out; string and character literals kept whole (a `/*` in one opens no comment). */
+/** `text` with each comment replaced by a space (parse/comments.ts: literals kept whole, `//` over continuations). */
 export function withoutComments(text: string): string {
   let out = '';
   let from = 0;
-  const re = /\/\*|\/\/|"|'/g;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    const at = m.index;
-    if (m[0] === '"' || m[0] === "'") {
-      // To the closing quote, over escapes; a literal left open ends at its line.
-      let i = at + 1;
-      while (i < text.length && text[i] !== m[0] && text[i] !== '\n') i += text[i] === '\\' ? 2 : 1;
-      re.lastIndex = i + 1;
-      continue;
-    }
-    out += `${text.slice(from, at)} `;
-    const end = m[0] === '/*' ? text.indexOf('*/', at + 2) : lineEnd(text, at);
-    from = end < 0 ? text.length : m[0] === '/*' ? end + 2 : end;
-    re.lastIndex = from;
+  for (const [start, end] of commentSpans(text, true)) {
+    out += `${text.slice(from, start)} `;
+    from = end;
   }
   return out + text.slice(from);
-}
-
-/** The end of the line at `at`, continuation lines (backslash-newline) included, as a `//` comment runs. */
-function lineEnd(text: string, at: number): number {
-  let i = text.indexOf('\n', at);
-  while (i > 0 && text[i - 1] === '\\') i = text.indexOf('\n', i + 1);
-  return i < 0 ? text.length : i;
 }
 
 /** Whether the checked file names something of a header (see above); headers that cannot be read pass (headerModel skips them). */

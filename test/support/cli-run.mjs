@@ -8,7 +8,7 @@ export const cliPath = path.join(repo, 'dist', 'cli.js');
 
 /**
  * `vfio-review ...args` (or the bundle `cli`) in `cwd` with `env` added to the environment:
- * { code, stdout, stderr }. `timeoutMs` is a hang guard only: past it the child is killed and
+ * { code, signal, stdout, stderr }. `timeoutMs` is a hang guard only: past it the child is killed and
  * the run rejects.
  */
 export function runCli(args, { cli = cliPath, cwd = repo, env, timeoutMs = 180_000 } = {}) {
@@ -22,9 +22,12 @@ export function runCli(args, { cli = cliPath, cwd = repo, env, timeoutMs = 180_0
       child.kill('SIGKILL');
       reject(new Error(`hung: vfio-review ${args.join(' ')}`));
     }, timeoutMs);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(guard);
-      resolve({ code, stdout, stderr });
+      // A child ended by a signal has no exit code (null); the signal goes into stderr, which the
+      // tests' assertion messages print, so that a crash says which one it was.
+      if (signal) stderr += `[test harness: the child was ended by ${signal}]\n`;
+      resolve({ code, signal, stdout, stderr });
     });
   });
 }

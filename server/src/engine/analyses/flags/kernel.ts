@@ -154,9 +154,12 @@ function findUapiHeaders(ctx: RuleContext, root: string): string[] {
         const p = path.join(root, 'include/uapi', m[1]);
         if (ctx.project.store.read(p)) out.add(p);
         // A kernel header of the same family (linux/vfio_pci_core.h -> linux/vfio.h -> uapi).
+        // The name is tested before the file is read: the others (linux/mm.h, linux/pci.h, ...)
+        // were read and hashed only to be skipped.
         const k = path.join(root, 'include', m[1]);
-        const ks = !d.includePath.startsWith('uapi/') && depth < 3 && !seen.has(k) ? ctx.project.store.read(k) : undefined;
-        if (ks && /vfio|iommu/.test(m[1])) {
+        const family = /vfio|iommu/.test(m[1]) && !d.includePath.startsWith('uapi/') && depth < 3 && !seen.has(k);
+        const ks = family ? ctx.project.store.read(k) : undefined;
+        if (ks) {
           seen.add(k);
           visit(k, ctx.project.store.factsOf(ks).directives, depth + 1);
         }

@@ -175,7 +175,7 @@ test('corrupt, truncated and foreign entries are dropped and rebuilt, never trus
   assert.deepEqual(again.sort(), [...entries].sort());
   for (const f of again) {
     const e = v8.deserialize(fs.readFileSync(f));
-    assert.equal(e.format, 'vfio-review-lock-ir/1');
+    assert.equal(e.format, 'vfio-review-lock-ir/2');
     assert.ok(e.ir.structs instanceof Map && e.ir.skippedFields instanceof Set);
   }
   forgetFindings(ws.cache);

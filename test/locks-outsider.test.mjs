@@ -156,6 +156,49 @@ test('an outsider edited in memory (a lock dropped, a helper added that the file
 
 const kernel = kernel612();
 
+// Calls through an ops table reach the functions assigned to that field in initializers of the
+// receiver's struct type (or of a type not known): `drv->probe(mdev)` with `struct mdev_driver
+// *drv` does not reach a `struct pci_driver`'s .probe. Before, every `.probe = f` of any table was
+// a callee, so every PCI driver outside the index sent its file to the whole program.
+const opsTree = path.join(here, 'fixtures/locks/ops');
+const opsFile = (rel) => path.join(opsTree, rel);
+/** Violations in the bus's mdev_probe (index) of the lock fx_mdev_probe asserts. */
+const busViolations = (result) => result.violations.filter((v) => v.fn.name === 'mdev_probe' && v.req.origin.fn === 'fx_mdev_probe');
+
+test('ops tables by type: a PCI driver outside the index is analysed against it; the bus still breaks the mdev_driver probe contract', async () => {
+  await createEngine({});
+  const { store } = new Analyser({ root: opsTree });
+  const file = opsFile('drivers/misc/fxpci/fxpci.c');
+  assert.match(readFileSync(file, 'utf8'), /static struct pci_driver fxpci_driver = \{[^}]*\.probe = fxpci_probe/);
+  const { stats } = checkBothWays(store, opsTree, file, undefined, 'fxpci.c');
+  assert.ok(stats.againstIndex, `analysed against the index (fell back: ${stats.wholeProgramBecause})`);
+  const { result } = lockAnalysisOf({ store, root: opsTree, file, wholeProgram: true });
+  assert.equal(busViolations(result).length, 1, 'fxpci_probe requires nothing, and is no callee of drv->probe: the contract stands');
+});
+
+test('ops tables by type: a second mdev_driver outside the index is a callee of drv->probe (whole program; its probe needs no lock)', async () => {
+  await createEngine({});
+  const { store } = new Analyser({ root: opsTree });
+  const file = opsFile('drivers/misc/fxmdev/fxmdev.c');
+  const { stats } = checkBothWays(store, opsTree, file, undefined, 'fxmdev.c');
+  assert.match(stats.wholeProgramBecause ?? '', /the index calls through struct mdev_driver::probe/);
+  const { result } = lockAnalysisOf({ store, root: opsTree, file, wholeProgram: true });
+  assert.equal(busViolations(result).length, 0, 'not every probe drv->probe reaches asserts the lock');
+  // Alone, the index reports it.
+  const alone = lockAnalysisOf({ store, root: opsTree, file: opsFile('drivers/vfio/mdev/mdev_driver.c') });
+  assert.equal(busViolations(alone.result).length, 1);
+});
+
+test('ops tables by type: a .probe in a nested initializer (type not known) counts for every .probe call', async () => {
+  await createEngine({});
+  const { store } = new Analyser({ root: opsTree });
+  const file = opsFile('drivers/misc/fxwrap/fxwrap.c');
+  const { stats } = checkBothWays(store, opsTree, file, undefined, 'fxwrap.c');
+  assert.match(stats.wholeProgramBecause ?? '', /the index calls through struct mdev_driver::probe/);
+  const { result } = lockAnalysisOf({ store, root: opsTree, file, wholeProgram: true });
+  assert.equal(busViolations(result).length, 0);
+});
+
 test('6.12: a sample of drivers/pci and drivers/iommu (not iommufd) checked as outsiders equals the whole program', { skip: !kernel && 'no 6.12 tree', timeout: 1_800_000 }, async (t) => {
   await createEngine({});
   const { store } = new Analyser({ root: kernel });

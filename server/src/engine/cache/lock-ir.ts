@@ -22,7 +22,7 @@ import type { FileIR } from '../analyses/locks/extract';
 import { removeQuietly, sumStats, writeAtomically, type EntryStats } from './entries';
 
 /** Bumped when FileIR or the entry's shape changes in a way the tool stamp would not show. */
-export const LOCK_IR_FORMAT = 'vfio-review-lock-ir/1';
+export const LOCK_IR_FORMAT = 'vfio-review-lock-ir/2';
 /** The sub-folder of the cache folder that holds the entries. */
 export const LOCK_IR_FOLDER = 'lock-ir';
 /** Entries kept per path: older contents and older builds beyond these are deleted on write. */
@@ -187,6 +187,6 @@ function validEntry(x: unknown, stamp: string, file: string, hash: string): File
 export function validFileIR(ir: unknown, file: string): FileIR | undefined {
   if (!isObject(ir) || ir.file !== file) return undefined;
   if (!isArrayOf(ir.functions, (f) => isFunctionIR(f, file)) || !isArrayOf(ir.skipped, isString) || !Array.isArray(ir.initializers)) return undefined;
-  if (!(ir.skippedFields instanceof Set) || !(ir.structs instanceof Map) || !(ir.globals instanceof Map) || !(ir.fieldFunctions instanceof Map)) return undefined;
+  if (!(ir.skippedFields instanceof Set) || !(ir.structs instanceof Map) || !(ir.globals instanceof Map) || !(ir.fieldFunctions instanceof Map) || !(ir.fieldFunctionsByType instanceof Map)) return undefined;
   return ir as unknown as FileIR;
 }

@@ -25,7 +25,7 @@ import { checkedDeserialize, checkedSerialize, removeQuietly, sumStats, writeAto
 import { lockIRStamp, validFileIR } from './lock-ir';
 
 /** Bumped when the entry's shape, or the analysis's data, changes in a way the tool stamp would not show. */
-export const LOCK_PROGRAM_FORMAT = 'vfio-review-lock-program/1';
+export const LOCK_PROGRAM_FORMAT = 'vfio-review-lock-program/2';
 /** The sub-folder of the cache folder that holds the entries. */
 export const LOCK_PROGRAM_FOLDER = 'lock-program';
 
@@ -119,7 +119,7 @@ function validEntry(x: unknown, stamp: string, slot: string): Entry | undefined 
   const { hashes, program, result, warm } = x;
   if (!(hashes instanceof Map) || ![...hashes].every(([f, h]) => typeof f === 'string' && typeof h === 'string')) return undefined;
   if (!isObject(program) || !Array.isArray(program.functions) || !(program.files instanceof Map) || !(program.byName instanceof Map)) return undefined;
-  if (!(program.fieldFunctions instanceof Map) || !(program.structs instanceof Map)) return undefined;
+  if (!(program.fieldFunctions instanceof Map) || !(program.fieldFunctionsByType instanceof Map) || !(program.structs instanceof Map)) return undefined;
   // Every file of the program has its hash and the outline of a FileIR, and the program's
   // functions are exactly those of its files, in order (the analysis walks them in that order).
   const files = [...program.files] as [unknown, unknown][];

@@ -6,7 +6,7 @@
 // to a fixed point; the last round also records what the rules report.
 import { forwardDataflow } from '../../cfg/build';
 import type { FileIR, FunctionIR, LockEvent, Loc } from './extract';
-import { matchHeld, normaliseExpr, pathKey, resolvePath, substitute, type LockPath, type Scope } from './paths';
+import { matchHeld, normaliseExpr, pathKey, receiverTypeOf, resolvePath, substitute, type LockPath, type Scope } from './paths';
 import { SYNC_ITERATORS } from './primitives';
 
 export interface Requirement {
@@ -86,6 +86,8 @@ export interface Program {
   files: Map<string, FileIR>;
   byName: Map<string, FunctionIR[]>;
   fieldFunctions: Map<string, Set<string>>;
+  /** FileIR.fieldFunctionsByType over every file. */
+  fieldFunctionsByType: Map<string, Set<string>>;
   structs: Map<string, Map<string, string | undefined>>;
 }
 
@@ -110,8 +112,16 @@ export interface AnalysisResult {
 export function buildProgram(files: FileIR[]): Program {
   const byName = new Map<string, FunctionIR[]>();
   const fieldFunctions = new Map<string, Set<string>>();
+  const fieldFunctionsByType = new Map<string, Set<string>>();
   const structs = new Map<string, Map<string, string | undefined>>();
   const functions: FunctionIR[] = [];
+  const merge = (into: Map<string, Set<string>>, from: Map<string, Set<string>>) => {
+    for (const [key, set] of from) {
+      const all = into.get(key) ?? new Set<string>();
+      for (const s of set) all.add(s);
+      into.set(key, all);
+    }
+  };
   for (const f of files) {
     for (const fn of f.functions) {
       functions.push(fn);
@@ -119,18 +129,15 @@ export function buildProgram(files: FileIR[]): Program {
       list.push(fn);
       byName.set(fn.name, list);
     }
-    for (const [field, set] of f.fieldFunctions) {
-      const all = fieldFunctions.get(field) ?? new Set<string>();
-      for (const s of set) all.add(s);
-      fieldFunctions.set(field, all);
-    }
+    merge(fieldFunctions, f.fieldFunctions);
+    merge(fieldFunctionsByType, f.fieldFunctionsByType);
     for (const [s, fields] of f.structs) {
       const all = structs.get(s) ?? new Map<string, string | undefined>();
       for (const [k, v] of fields) if (!all.has(k) || v) all.set(k, v);
       structs.set(s, all);
     }
   }
-  return { functions, files: new Map(files.map((f) => [f.file, f])), byName, fieldFunctions, structs };
+  return { functions, files: new Map(files.map((f) => [f.file, f])), byName, fieldFunctions, fieldFunctionsByType, structs };
 }
 
 /** The definition a direct call from `from` reaches: its own file's first, then a non-static one. */
@@ -188,7 +195,8 @@ interface Analysed {
  */
 interface Reads {
   callee(name: string): FunctionIR | undefined;
-  fieldImpls(field: string): FunctionIR[];
+  /** `field`, or `type::field` for a call whose receiver's struct type is known (implsKey). */
+  fieldImpls(key: string): FunctionIR[];
   summary(f: FunctionIR): Summary;
   ownRequires(): Requirement[];
   /** The summary the function had before this analysis (ownRequires is its requirements). */
@@ -196,15 +204,35 @@ interface Reads {
   callersHold(cls: string): boolean;
 }
 
-/** The functions assigned to an ops-table field anywhere in the program (a call through it reaches them). */
-function fieldImplsOf(p: Program, field: string): FunctionIR[] {
-  return [...(p.fieldFunctions.get(field) ?? [])].map((n) => p.byName.get(n)?.[0]).filter((f): f is FunctionIR => !!f);
+/**
+ * The functions a call through an ops-table field can reach. `field`: every function assigned to
+ * that field in any initializer of the program. `type::field` (the receiver's struct type known):
+ * those assigned to it in initializers of that type, or where the initializer's type is not
+ * known; a `.probe = f` of a `struct pci_driver` is no callee of `mdrv->probe(...)` with
+ * `struct mdev_driver *mdrv`. Same order as the untyped list.
+ */
+function fieldImplsOf(p: Program, key: string): FunctionIR[] {
+  const sep = key.indexOf('::');
+  const field = sep < 0 ? key : key.slice(sep + 2);
+  let names = [...(p.fieldFunctions.get(field) ?? [])];
+  if (sep >= 0) {
+    const typed = p.fieldFunctionsByType.get(key);
+    const untyped = p.fieldFunctionsByType.get(`::${field}`);
+    names = names.filter((n) => typed?.has(n) || untyped?.has(n));
+  }
+  return names.map((n) => p.byName.get(n)?.[0]).filter((f): f is FunctionIR => !!f);
+}
+
+/** The key of fieldImpls for a call through a field: typed when the receiver's struct type is known. */
+function implsKey(callee: { field: string; receiver: string }, scope: Scope): string {
+  const type = receiverTypeOf(callee.receiver, scope);
+  return type ? `${type}::${callee.field}` : callee.field;
 }
 
 function plainReads(p: Program, fn: FunctionIR, summaries: Map<FunctionIR, Summary>, callSites: CallSites): Reads {
   return {
     callee: (name) => resolveCallee(p, fn, name),
-    fieldImpls: (field) => fieldImplsOf(p, field),
+    fieldImpls: (key) => fieldImplsOf(p, key),
     summary: (f) => summaries.get(f)!,
     ownRequires: () => [...summaries.get(fn)!.requires.values()],
     ownSummary: () => summaries.get(fn)!,
@@ -268,7 +296,8 @@ function addCallSites(callSites: CallSites, caller: FunctionIR, calls: Analysed[
 /** One read of an analysis and its answer then. */
 type Read =
   | { k: 'callee'; name: string; out: FunctionIR | undefined }
-  | { k: 'impls'; field: string; out: FunctionIR[] }
+  /** `key`: a field, or `type::field` (fieldImplsOf). */
+  | { k: 'impls'; key: string; out: FunctionIR[] }
   | { k: 'summary'; of: FunctionIR; content: string }
   | { k: 'own'; content: string }
   | { k: 'callers'; cls: string; out: boolean }
@@ -364,11 +393,11 @@ function recordingReads(plain: Reads, log: Read[]): Reads {
       }
       return callees.get(name);
     },
-    fieldImpls(field) {
-      let out = impls.get(field);
+    fieldImpls(key) {
+      let out = impls.get(key);
       if (!out) {
-        impls.set(field, (out = plain.fieldImpls(field)));
-        log.push({ k: 'impls', field, out });
+        impls.set(key, (out = plain.fieldImpls(key)));
+        log.push({ k: 'impls', key, out });
       }
       return out;
     },
@@ -407,7 +436,7 @@ function stillHolds(memo: Memo, now: Reads, summaries: Map<FunctionIR, Summary>,
         if (now.callee(r.name) !== r.out) return false;
         break;
       case 'impls': {
-        const out = now.fieldImpls(r.field);
+        const out = now.fieldImpls(r.key);
         if (out.length !== r.out.length || out.some((f, i) => f !== r.out[i])) return false;
         break;
       }
@@ -548,7 +577,7 @@ function indexReadsOf(state: WarmState, p: Program): IndexReads {
     for (const memo of list) {
       for (const r of memo.reads) {
         if (r.k === 'callee' && !r.out) unresolved.add(r.name);
-        else if (r.k === 'impls') impls.set(r.field, r.out);
+        else if (r.k === 'impls') impls.set(r.key, r.out);
         else if (r.k === 'callers') readCallers.add(fn);
         else if (r.k === 'struct') structs.add(r.name);
       }
@@ -608,9 +637,9 @@ export function analyseOutsider(index: { program: Program; result: AnalysisResul
   const own = combined.functions.slice(inIndex.length);
   const known = indexReadsOf(state, index.program);
   for (const fn of own) if (!fn.isStatic && known.unresolved.has(fn.name)) return { fallback: `the index calls ${fn.name}` };
-  for (const [field, found] of known.impls) {
-    const now = fieldImplsOf(combined, field);
-    if (now.length !== found.length || now.some((f, i) => f !== found[i])) return { fallback: `the index calls through .${field}` };
+  for (const [key, found] of known.impls) {
+    const now = fieldImplsOf(combined, key);
+    if (now.length !== found.length || now.some((f, i) => f !== found[i])) return { fallback: `the index calls through ${key.includes('::') ? `struct ${key}` : `.${key}`}` };
   }
   for (const [file, ir] of combined.files) {
     const mine = index.program.files.get(file);
@@ -904,7 +933,7 @@ function analyseFunction(p: Program, fn: FunctionIR, reads: Reads): Analysed {
       }
       // Through an ops table: what every function assigned to that field requires.
       if (!recording) return;
-      const impls = reads.fieldImpls(e.callee.field);
+      const impls = reads.fieldImpls(implsKey(e.callee, scope));
       if (!impls.length) return;
       const first = reads.summary(impls[0]);
       for (const [key, req] of first.requires) {

@@ -21,8 +21,11 @@ export type Callee =
   | { kind: 'direct'; name: string }
   /** A call through a parameter: `fn(pdev, data)`. */
   | { kind: 'param'; index: number }
-  /** A call through a struct field: `vdev->ops->open_device(vdev)`. */
-  | { kind: 'field'; field: string }
+  /**
+   * A call through a struct field: `vdev->ops->open_device(vdev)`; `receiver` is the expression
+   * the field is read from (`vdev->ops`), normalised.
+   */
+  | { kind: 'field'; field: string; receiver: string }
   | { kind: 'unknown' };
 
 export type LockEvent =
@@ -84,8 +87,20 @@ export interface FileIR {
   globals: Map<string, string | undefined>;
   /** field -> functions assigned to it in designated initializers (`.open_device = f`). */
   fieldFunctions: Map<string, Set<string>>;
+  /**
+   * The same by the type of the initializer: `vfio_device_ops::open_device` for a field of the
+   * declared variable's own initializer list; `::open_device` where the type is not known (a
+   * nested list, an array of tables, a declaration without a struct or type name).
+   */
+  fieldFunctionsByType: Map<string, Set<string>>;
   /** Designated initializers per struct type: `struct pci_driver` -> [{ fields, at }]. */
   initializers: { type: string; name: string; fields: Map<string, string>; fieldAt: Map<string, Loc>; at: Loc }[];
+}
+
+function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
+  const set = map.get(key) ?? new Set<string>();
+  set.add(value);
+  map.set(key, set);
 }
 
 const locOf = (file: string, n: Node): Loc => ({
@@ -148,7 +163,7 @@ export function extractFile(file: string, tree: Tree, blank: BlankResult): FileI
  * (the tests compare both: the copy must give the same IR).
  */
 export function extractTree(file: string, root: Node, blank: BlankResult): FileIR {
-  const ir: FileIR = { file, functions: [], skipped: [], skippedFields: new Set(), structs: new Map(), globals: new Map(), fieldFunctions: new Map(), initializers: [] };
+  const ir: FileIR = { file, functions: [], skipped: [], skippedFields: new Set(), structs: new Map(), globals: new Map(), fieldFunctions: new Map(), fieldFunctionsByType: new Map(), initializers: [] };
   const scopedAt = new Map(blank.statementMacros.filter((m) => SCOPED_GUARDS.has(m.name)).map((m) => [m.start, m]));
   let nextCallId = 0;
   const macroAt = new Map(blank.statementMacros.map((m) => [m.start, m.name]));
@@ -194,6 +209,9 @@ export function extractTree(file: string, root: Node, blank: BlankResult): FileI
       if (!value || value.type !== 'initializer_list') continue;
       const fields = new Map<string, string>();
       const fieldAt = new Map<string, Loc>();
+      // Pairs of this list itself (not of a nested one): their field is a field of `typeName`.
+      const own = new Set<number>();
+      for (const c of named(value)) if (c.type === 'initializer_pair') own.add(c.startIndex);
       for (const pair of value.descendantsOfType('initializer_pair')) {
         if (!pair) continue;
         const designator = pair.childForFieldName('designator') ?? named(pair)[0];
@@ -203,9 +221,8 @@ export function extractTree(file: string, root: Node, blank: BlankResult): FileI
         fields.set(fieldName, v.text);
         fieldAt.set(fieldName, locOf(file, pair));
         if (v.type === 'identifier') {
-          const set = ir.fieldFunctions.get(fieldName) ?? new Set<string>();
-          set.add(v.text);
-          ir.fieldFunctions.set(fieldName, set);
+          addTo(ir.fieldFunctions, fieldName, v.text);
+          addTo(ir.fieldFunctionsByType, `${typeName && own.has(pair.startIndex) ? typeName : ''}::${fieldName}`, v.text);
         }
       }
       if (typeName) ir.initializers.push({ type: typeName, name: varName ?? '', fields, fieldAt, at: locOf(file, d) });
@@ -321,7 +338,8 @@ export function extractTree(file: string, root: Node, blank: BlankResult): FileI
             const pi = params.findIndex((p) => p.name === callName && p.isFunctionPointer);
             callee = pi >= 0 ? { kind: 'param', index: pi } : localTypes.has(callName) ? { kind: 'unknown' } : { kind: 'direct', name: callName };
           } else if (fn?.type === 'field_expression') {
-            callee = { kind: 'field', field: fn.childForFieldName('field')?.text ?? '' };
+            const receiver = fn.childForFieldName('argument');
+            callee = { kind: 'field', field: fn.childForFieldName('field')?.text ?? '', receiver: receiver ? normalise(receiver.text) : '' };
           } else if (fn?.type === 'parenthesized_expression') {
             // (*fn)(x)
             const inner = normalise(fn.text).replace(/^\*/, '');

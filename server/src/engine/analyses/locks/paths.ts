@@ -136,6 +136,27 @@ export function resolvePath(expr: string, scope: Scope, depth = 0): LockPath {
   return { root: { kind: 'global', name: base }, rest, cls: classOf(scope.globals.get(base), rest, scope), field, display };
 }
 
+/**
+ * The struct type of a call's receiver (`mdrv` in `mdrv->probe(...)`, `vdev->ops` in
+ * `vdev->ops->open_device(vdev)`): the declared type of the parameter, local or file-scope
+ * variable, then the types of the fields on the way. Unlike classOf, the receiver's own struct
+ * need not be known (`struct mdev_driver` is declared outside the index). undefined when any step
+ * is not known.
+ */
+export function receiverTypeOf(receiver: string, scope: Scope): string | undefined {
+  const m = SIMPLE.exec(receiver);
+  if (!m) return undefined;
+  const [, base, rest] = m;
+  const param = scope.params.find((p) => p.name === base);
+  let type = param ? param.type : scope.localTypes.has(base) ? scope.localTypes.get(base) : scope.globals.get(base);
+  // Subscripts keep the element's type: `tbl[i].fn` reads the field of an element.
+  for (const f of rest.matchAll(/(?:->|\.)([A-Za-z_]\w*)/g)) {
+    if (!type) return undefined;
+    type = scope.structs.get(type)?.get(f[1]);
+  }
+  return type;
+}
+
 /** `struct T::field` for the last field of `rest`, walking field types from `rootType`. */
 export function classOf(rootType: string | undefined, rest: string, scope: Pick<Scope, 'structs'>): string | undefined {
   if (!rootType) return undefined;

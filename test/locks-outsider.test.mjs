@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Analyser, createEngine, lockAnalysisOf } from '../dist/engine.js';
+import { Analyser, createEngine, lockAnalysisOf, unprotectedAccesses } from '../dist/engine.js';
 import { kernel612 } from './support/kernel-612.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -93,6 +93,52 @@ test('every file of the fixture trees and the example tree, checked outside an i
   assert.ok(against >= 10, `${against} files analysed against the index`);
   assert.ok(fellBack >= 5, `${fellBack} files fell back to the whole program`);
   assert.ok(reported >= 5, `${reported} violations and findings on the outsider files`);
+});
+
+// lock-unprotected-access judges, for a file outside the index, only the field classes that file
+// accesses (its findings are at its own accesses), and builds the entry graph only when one of
+// them has a lock to judge: the same findings as judging the whole program and keeping the file's.
+test('unprotected accesses of an outsider: judging only its classes gives what the whole judgement gives for it', async (t) => {
+  await createEngine({});
+  const described = (list) => JSON.stringify(list.map((u) => ({
+    fn: `${u.fn.file}:${u.fn.name}`, at: u.access.event.at, cls: u.access.cls, lock: u.lockClass, display: u.lockDisplay,
+    counts: [u.protectedCount, u.total], evidence: u.evidence.map((e) => [e.fn.name, e.at, e.how]),
+    path: [u.path.root.name, u.path.external, u.path.hops.map((h) => [h.kind, h.caller.name, h.via, h.field])],
+  })));
+  let outsiders = 0;
+  let found = 0;
+  for (const root of trees) {
+    const { store } = new Analyser({ root });
+    const all = cFiles(root);
+    for (const file of all) {
+      const lockIndex = all.filter((f) => f !== file).map((f) => path.relative(root, f).split(path.sep).join('/'));
+      const a = lockAnalysisOf({ store, root, file, lockIndex });
+      if (!a.outsider) continue;
+      outsiders++;
+      // The file's own judgement first: the whole one, once cached, would answer it.
+      const own = unprotectedAccesses(a.program, a.result, file);
+      const whole = unprotectedAccesses(a.program, a.result).filter((u) => u.fn.file === file);
+      assert.equal(described(own), described(whole), path.relative(repo, file));
+      found += own.length;
+    }
+  }
+  t.diagnostic(`${outsiders} outsiders, ${found} unprotected accesses`);
+  assert.ok(outsiders >= 10 && found >= 1, `${outsiders} outsiders, ${found} findings`);
+  // 6.12's drivers/pci (its .c files, not the subfolders) against the default index.
+  const k = kernel612();
+  if (!k) return;
+  const { store } = new Analyser({ root: k });
+  const pci = readdirSync(path.join(k, 'drivers/pci')).filter((f) => f.endsWith('.c')).sort().map((f) => path.join(k, 'drivers/pci', f));
+  let judged = 0;
+  for (const file of pci) {
+    const a = lockAnalysisOf({ store, root: k, file });
+    if (!a.outsider) continue;
+    judged++;
+    const own = unprotectedAccesses(a.program, a.result, file);
+    assert.equal(described(own), described(unprotectedAccesses(a.program, a.result).filter((u) => u.fn.file === file)), path.relative(k, file));
+  }
+  t.diagnostic(`6.12 drivers/pci: ${judged} outsiders`);
+  assert.ok(judged >= 20, `${judged} outsiders in drivers/pci`);
 });
 
 const indexTree = path.join(here, 'fixtures/locks/index');

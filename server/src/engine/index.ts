@@ -16,6 +16,7 @@ export { flagModelOf } from './analyses/flags';
 export { parseProjectConfig, loadProjectConfig } from './config-file';
 export { flagHoverAt, flagWordAt } from './analyses/flags/hover';
 export { lockAnalysisOf, locksHeldAt } from './analyses/locks';
+export { unprotectedAccesses } from './analyses/locks/accesses';
 export { applyFilePatch } from './patch/apply'; export { hunksOnlyTexts } from './patch/hunks-only';
 export { readPatchInput } from './patch/read';
 // Patch review: a series applied in memory, the findings each patch introduces, a reply drafted from them.

@@ -24,8 +24,10 @@ export const lockUnprotectedAccess: Rule = {
   scope: 'kernel',
   cost: 'project',
   run(ctx, report) {
-    const { program, result, root } = lockAnalysis(ctx);
-    for (const u of unprotectedAccesses(program, result)) {
+    const { program, result, root, outsider } = lockAnalysis(ctx);
+    // The index's result serves every file of the index: judged whole, once. A file outside it
+    // has a program of its own, of which only its own findings are ever read.
+    for (const u of unprotectedAccesses(program, result, outsider ? ctx.file : undefined)) {
       if (u.fn.file !== ctx.file) continue;
       const ev = u.access.event;
       const ext = u.path.external;

@@ -59,7 +59,8 @@ export interface UnprotectedAccess {
   path: { root: FunctionIR; external: ExternalEntry; hops: Entry[] };
 }
 
-const cache = new WeakMap<AnalysisResult, UnprotectedAccess[]>();
+/** Per analysis result: the findings of the whole program (''), or of one file only. */
+const cache = new WeakMap<AnalysisResult, Map<string, UnprotectedAccess[]>>();
 
 const structOf = (cls: string) => /^struct (\S+)::/.exec(cls)?.[1];
 const fieldOf = (cls: string) => /::(\w+)$/.exec(cls)?.[1] ?? '';
@@ -154,28 +155,49 @@ function freesA(fn: FunctionIR, struct: string | undefined): boolean {
   return !!struct && fn.freed.some((v) => (fn.localTypes.get(v) ?? fn.params.find((q) => q.name === v)?.type) === struct);
 }
 
-/** The lock-unprotected-access findings of the whole program (cached per analysis result). */
-export function unprotectedAccesses(p: Program, result: AnalysisResult): UnprotectedAccess[] {
-  const cached = cache.get(result);
-  if (cached) return cached;
-  const out = compute(p, result);
-  cache.set(result, out);
+/**
+ * The lock-unprotected-access findings of the whole program (cached per analysis result), or
+ * only those in `onlyFile`: the same findings, of the field classes that file accesses. A file
+ * outside the index has a program (and result) of its own: judging every class of the index,
+ * and building the index's entry graph, for each such file cost 5 s of a 40 s tree-wide check.
+ */
+export function unprotectedAccesses(p: Program, result: AnalysisResult, onlyFile?: string): UnprotectedAccess[] {
+  let perResult = cache.get(result);
+  if (!perResult) cache.set(result, (perResult = new Map()));
+  const key = onlyFile ?? '';
+  let out = perResult.get(key);
+  if (!out) {
+    const whole = perResult.get('');
+    out = whole && onlyFile !== undefined ? whole.filter((u) => u.fn.file === onlyFile) : compute(p, result, onlyFile);
+    perResult.set(key, out);
+  }
   return out;
 }
 
-function compute(p: Program, result: AnalysisResult): UnprotectedAccess[] {
-  const graph = entryGraph(p, result);
+function compute(p: Program, result: AnalysisResult, onlyFile?: string): UnprotectedAccess[] {
+  // A finding is at an access of its class: only the classes `onlyFile` accesses can give one there.
+  let wanted: Set<string> | undefined;
+  if (onlyFile !== undefined) {
+    wanted = new Set();
+    for (const [fn, list] of result.accesses) if (fn.file === onlyFile) for (const a of list) if (a.cls) wanted.add(a.cls);
+    if (!wanted.size) return [];
+  }
+  // Built when a class has a lock to judge (often none for one file).
+  let graph: EntryGraph | undefined;
+  const graphOf = () => (graph ??= entryGraph(p, result));
   const skippedFields = new Set<string>();
   for (const ir of p.files.values()) for (const f of ir.skippedFields) skippedFields.add(f);
 
   // Accesses per field class, initialisation of objects not yet shared left out.
   const byClass = new Map<string, { fn: FunctionIR; a: AccessPoint }[]>();
   for (const [fn, list] of result.accesses) {
-    // Objects being created or torn down are not shared; sanity checks are not logic.
+    // Objects being created or torn down are not shared; sanity checks are not logic. (Made for
+    // every function, in this order, whatever is wanted: returnsFresh's memo depends on the order.)
     const fresh = new Set([...freshLocals(p, fn), ...fn.freed]);
     const seen = new Set<string>();
     for (const a of list) {
       if (!a.cls || a.event.kind === 'init' || a.event.kind === 'check') continue;
+      if (wanted && !wanted.has(a.cls)) continue;
       const root = /^[A-Za-z_]\w*/.exec(a.event.base)?.[0];
       if (root && fresh.has(root)) continue;
       const key = `${a.event.at.line}:${a.event.at.character}:${a.event.at.endLine}:${a.event.at.endCharacter}`;
@@ -202,8 +224,8 @@ function compute(p: Program, result: AnalysisResult): UnprotectedAccess[] {
     alwaysMemo.set(key, false); // a cycle proves nothing
     let v = false;
     if (requiresClass(fn, lock)) v = true;
-    else if (depth < 16 && !graph.unknown.has(fn) && !graph.external.has(fn)) {
-      const list = graph.entries.get(fn) ?? [];
+    else if (depth < 16 && !graphOf().unknown.has(fn) && !graphOf().external.has(fn)) {
+      const list = graphOf().entries.get(fn) ?? [];
       v = list.length > 0 && list.every((e) =>
         holdsSure(e.held.map((h) => h.path), lock) || holdsSure(e.inner ?? [], lock) || always(e.caller, lock, depth + 1));
     }
@@ -221,12 +243,12 @@ function compute(p: Program, result: AnalysisResult): UnprotectedAccess[] {
     let level: { f: FunctionIR; hops: Entry[] }[] = [{ f: fn, hops: [] }];
     for (let depth = 0; level.length && depth <= 16; depth++) {
       for (const { f, hops } of level) {
-        const ext = graph.external.get(f);
+        const ext = graphOf().external.get(f);
         if (ext) return { root: f, external: ext, hops };
       }
       const next: typeof level = [];
       for (const { f, hops } of level) {
-        for (const e of graph.entries.get(f) ?? []) {
+        for (const e of graphOf().entries.get(f) ?? []) {
           if (seen.has(e.caller) || blocked(e.caller)) continue;
           if (holdsMaybe(e.held.map((h) => h.path), lock) || holdsMaybe(e.inner ?? [], lock)) continue;
           seen.add(e.caller);
@@ -260,6 +282,7 @@ function compute(p: Program, result: AnalysisResult): UnprotectedAccess[] {
       if (unprotected.length !== 1 || protectedCount < UNPROTECTED_MIN) continue;
       const [u] = unprotected;
       if (u.a.event.kind !== 'read' && u.a.event.kind !== 'iterate') continue;
+      if (onlyFile !== undefined && u.fn.file !== onlyFile) continue;
       const path = unlockedPath(u.fn, lock);
       if (!path) continue;
       // Evidence: the lock held at the access itself first, then other functions' accesses first.

@@ -228,7 +228,15 @@ function keepTree(file: string, hash: string, tree: Tree): boolean {
 }
 
 /** The analysed program for a rule's file: cached while no file of the index changes. */
-export function lockAnalysis(ctx: RuleContext): { program: Program; result: AnalysisResult; root?: string } {
+export interface LockAnalysis {
+  program: Program;
+  result: AnalysisResult;
+  root?: string;
+  /** The program is the index and this one file outside it, analysed for this file alone. */
+  outsider?: boolean;
+}
+
+export function lockAnalysis(ctx: RuleContext): LockAnalysis {
   return lockAnalysisOf({ store: ctx.project.store, root: ctx.project.root, file: ctx.file, text: ctx.source.text, tree: ctx.source.tree, blank: ctx.source.blank, lockIndex: ctx.project.options.lockIndex, cacheDir: ctx.project.options.cacheDir });
 }
 
@@ -241,7 +249,7 @@ export function lockAnalysis(ctx: RuleContext): { program: Program; result: Anal
  * the index reads something of it; `wholeProgram` analyses the index and the file together
  * instead, as the index reading the file makes it (the reference of test/locks-outsider.test.mjs).
  */
-export function lockAnalysisOf(input: { store: SourceStore; root?: string; file: string; text?: string; tree?: Tree; blank?: RuleContext['source']['blank']; lockIndex?: string[]; cacheDir?: string; wholeProgram?: boolean }): { program: Program; result: AnalysisResult; root?: string } {
+export function lockAnalysisOf(input: { store: SourceStore; root?: string; file: string; text?: string; tree?: Tree; blank?: RuleContext['source']['blank']; lockIndex?: string[]; cacheDir?: string; wholeProgram?: boolean }): LockAnalysis {
   const { store, root, file } = input;
   const disk = input.cacheDir ? lockIRCache(input.cacheDir) : undefined;
   const currentHash = input.text !== undefined ? hashText(input.text) : store.read(file)?.hash;
@@ -254,7 +262,7 @@ export function lockAnalysisOf(input: { store: SourceStore; root?: string; file:
   const globs = input.lockIndex ?? DEFAULT_LOCK_INDEX;
   const files = root ? indexFiles(root, globs) : [];
   const kept = root && keepPrograms && input.cacheDir ? { cache: lockProgramCache(input.cacheDir), slot: `${root}\0${globs.join('\0')}` } : undefined;
-  let analysis: { program: Program; result: AnalysisResult; root?: string };
+  let analysis: LockAnalysis;
   if (!root) analysis = programOf(store, file, [file], file, current, disk);
   else if (files.includes(file)) analysis = { ...programOf(store, root, files, file, current, disk, kept), root };
   else {
@@ -264,7 +272,7 @@ export function lockAnalysisOf(input: { store: SourceStore; root?: string; file:
     // designated initializers. A file outside the index with neither (most headers of a
     // tree-wide run) is answered by the index's analysis.
     if (!ir || (ir.functions.length === 0 && ir.initializers.length === 0)) analysis = index;
-    else analysis = { ...outsiderOf(index, ir, currentHash, !!input.wholeProgram), root };
+    else analysis = { ...outsiderOf(index, ir, currentHash, !!input.wholeProgram), root, outsider: true };
   }
   if (recentAnalyses.size > 100) recentAnalyses.clear();
   recentAnalyses.set(recentKey, { store, hash: currentHash, generation: store.generation, at: Date.now(), analysis });

@@ -89,6 +89,42 @@ test('lock IR from the plain tree equals the IR from web-tree-sitter\'s nodes on
   }
 });
 
+// A file outside the lock index whose tree shows no function definition and no initializer list
+// where the extraction looks is answered by the index without being extracted
+// (mayHoldFunctionsOrInitializers): its IR must have neither, on every file where it says so.
+test('a tree without functions or initializer lists at its top level extracts to no functions and no initializers (fixtures, 6.12 include/linux)', { timeout: 600_000 }, async (t) => {
+  const kernel = kernel612();
+  const files = [...allFixtureFiles, ...(kernel ? readdirSync(path.join(kernel, 'include/linux')).filter((f) => f.endsWith('.h')).map((f) => path.join(kernel, 'include/linux', f)) : [])];
+  const dir = mkdtempSync(path.join(tmpdir(), 'vfio-review-plain-'));
+  try {
+    const m = await bothModule(dir);
+    const store = new m.SourceStore();
+    let without = 0;
+    let withSome = 0;
+    for (const file of files) {
+      const src = store.read(file);
+      if (!src) continue;
+      const facts = store.factsOf(src);
+      const tree = m.parseText(facts.parseText);
+      try {
+        const ir = m.extractFile(file, tree, facts.blank);
+        const some = ir.functions.length + ir.skipped.length + ir.initializers.length > 0;
+        if (!m.mayHoldFunctionsOrInitializers(tree)) {
+          without++;
+          assert.ok(!some, `${file}: ${ir.functions.length} functions, ${ir.initializers.length} initializers`);
+        } else if (some) withSome++;
+      } finally {
+        tree.delete();
+      }
+    }
+    t.diagnostic(`${without} files without, ${withSome} with functions or initializers`);
+    assert.ok(without >= 5 && withSome >= 50, `${without} without, ${withSome} with`);
+    if (kernel) assert.ok(without >= 300, `${without} headers of 6.12 include/linux without`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the plain tree has the type, range, text, error flag and fields of every named node', { timeout: 600_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vfio-review-plain-'));
   try {

@@ -3,5 +3,5 @@
 // web-tree-sitter's own nodes of the same tree (extractTree with tree.rootNode).
 export { loadParser, parseText } from '../../server/src/engine/parse/parser';
 export { SourceStore } from '../../server/src/engine/workspace';
-export { extractFile, extractTree } from '../../server/src/engine/analyses/locks/extract';
+export { extractFile, extractTree, mayHoldFunctionsOrInitializers } from '../../server/src/engine/analyses/locks/extract';
 export { plainTree } from '../../server/src/engine/parse/plain-tree';

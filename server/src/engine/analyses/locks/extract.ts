@@ -153,6 +153,19 @@ function underCondition(n: Node, body: Node): boolean {
   return false;
 }
 
+/**
+ * Whether extractTree can find a function or a designated initializer in the tree: a function
+ * definition, or a declaration with an initializer list, among the root's children (where it
+ * looks for them). When not, the file's IR has neither, whatever else it holds.
+ */
+export function mayHoldFunctionsOrInitializers(tree: Tree): boolean {
+  for (const top of tree.rootNode.namedChildren) {
+    if (top?.type === 'function_definition') return true;
+    if (top?.type === 'declaration' && top.descendantsOfType('initializer_list').length) return true;
+  }
+  return false;
+}
+
 export function extractFile(file: string, tree: Tree, blank: BlankResult): FileIR {
   // Every node of the file is visited, most several times: a plain copy, not wasm calls (parse/plain-tree.ts).
   return extractTree(file, plainTree(tree), blank);

@@ -10,7 +10,7 @@ import type { RuleContext } from '../../rules/rule';
 import picomatch from 'picomatch';
 import { globMatcher, hashText, realInside, type SourceStore } from '../../workspace';
 import { analyseOutsider, analyseProgram, buildProgram, type AnalysisResult, type HeldLock, type HeldPoint, type Program } from './analyse';
-import { extractFile, type FileIR, type Loc } from './extract';
+import { extractFile, mayHoldFunctionsOrInitializers, type FileIR, type Loc } from './extract';
 import { lockIRCache, type LockIRCache } from '../../cache/lock-ir';
 import { lockProgramCache, type LockProgramCache, type StoredProgram } from '../../cache/lock-program';
 
@@ -267,10 +267,11 @@ export function lockAnalysisOf(input: { store: SourceStore; root?: string; file:
   else if (files.includes(file)) analysis = { ...programOf(store, root, files, file, current, disk, kept), root };
   else {
     const index = { ...programOf(store, root, files, undefined, undefined, disk, kept), root };
-    const ir = fileIR(store, file, current, disk);
     // What the lock rules and hovers report on a file comes from its own function bodies and
     // designated initializers. A file outside the index with neither (most headers of a
-    // tree-wide run) is answered by the index's analysis.
+    // tree-wide run) is answered by the index's analysis; with its tree at hand, that is seen
+    // before extracting it (the plain copy of a large header costs more than its parse).
+    const ir = current && !mayHoldFunctionsOrInitializers(current.tree) ? undefined : fileIR(store, file, current, disk);
     if (!ir || (ir.functions.length === 0 && ir.initializers.length === 0)) analysis = index;
     else analysis = { ...outsiderOf(index, ir, currentHash, !!input.wholeProgram), root, outsider: true };
   }

@@ -45,11 +45,14 @@ function compareOn(m, files) {
     const facts = store.factsOf(src);
     const tree = m.parseText(facts.parseText);
     try {
-      const reference = canonical(m.extractTree(file, tree.rootNode, facts.blank));
-      const ir = m.extractFile(file, tree, facts.blank);
-      const plain = canonical(ir);
-      assert.ok(reference === plain, `${file}: the IR differs ${firstDifference(reference, plain)}`);
-      functions += ir.functions.length;
+      // Both ways of reading #if blocks: opened (the index, C files) and closed (other headers).
+      for (const open of [true, false]) {
+        const reference = canonical(m.extractTree(file, tree.rootNode, facts.blank, open));
+        const ir = m.extractFile(file, tree, facts.blank, open);
+        const plain = canonical(ir);
+        assert.ok(reference === plain, `${file} (#if blocks ${open ? 'opened' : 'closed'}): the IR differs ${firstDifference(reference, plain)}`);
+        if (open) functions += ir.functions.length;
+      }
     } finally {
       tree.delete();
     }
@@ -91,7 +94,8 @@ test('lock IR from the plain tree equals the IR from web-tree-sitter\'s nodes on
 
 // A file outside the lock index whose tree shows no function definition and no initializer list
 // where the extraction looks is answered by the index without being extracted
-// (mayHoldFunctionsOrInitializers): its IR must have neither, on every file where it says so.
+// (mayHoldFunctionsOrInitializers): its IR must have neither, on every file where it says so,
+// with #if blocks opened or closed.
 test('a tree without functions or initializer lists at its top level extracts to no functions and no initializers (fixtures, 6.12 include/linux)', { timeout: 600_000 }, async (t) => {
   const kernel = kernel612();
   const files = [...allFixtureFiles, ...(kernel ? readdirSync(path.join(kernel, 'include/linux')).filter((f) => f.endsWith('.h')).map((f) => path.join(kernel, 'include/linux', f)) : [])];
@@ -107,17 +111,19 @@ test('a tree without functions or initializer lists at its top level extracts to
       const facts = store.factsOf(src);
       const tree = m.parseText(facts.parseText);
       try {
-        const ir = m.extractFile(file, tree, facts.blank);
-        const some = ir.functions.length + ir.skipped.length + ir.initializers.length > 0;
-        if (!m.mayHoldFunctionsOrInitializers(tree)) {
-          without++;
-          assert.ok(!some, `${file}: ${ir.functions.length} functions, ${ir.initializers.length} initializers`);
-        } else if (some) withSome++;
+        for (const open of [true, false]) {
+          const ir = m.extractFile(file, tree, facts.blank, open);
+          const some = ir.functions.length + ir.skipped.length + ir.initializers.length > 0;
+          if (!m.mayHoldFunctionsOrInitializers(tree, open)) {
+            if (!open) without++;
+            assert.ok(!some, `${file} (#if blocks ${open ? 'opened' : 'closed'}): ${ir.functions.length} functions, ${ir.initializers.length} initializers`);
+          } else if (some && open) withSome++;
+        }
       } finally {
         tree.delete();
       }
     }
-    t.diagnostic(`${without} files without, ${withSome} with functions or initializers`);
+    t.diagnostic(`${without} files without (blocks closed), ${withSome} with functions or initializers (blocks opened)`);
     assert.ok(without >= 5 && withSome >= 50, `${without} without, ${withSome} with`);
     if (kernel) assert.ok(without >= 300, `${without} headers of 6.12 include/linux without`);
   } finally {

@@ -140,15 +140,21 @@ export function buildProgram(files: FileIR[]): Program {
   return { functions, files: new Map(files.map((f) => [f.file, f])), byName, fieldFunctions, fieldFunctionsByType, structs };
 }
 
-/** The definition a direct call from `from` reaches: its own file's first, then a non-static one. */
+/**
+ * The definition a direct call from `from` reaches: its own file's first, then a non-static one,
+ * then a static one of a header (a `static inline` helper is in every file that includes it).
+ */
 export function resolveCallee(p: Program, from: FunctionIR, name: string): FunctionIR | undefined {
   const list = p.byName.get(name);
   if (!list) return undefined;
   // Loops, not find(): every reuse check of every round asks again.
   for (const f of list) if (f.file === from.file) return f;
   for (const f of list) if (!f.isStatic) return f;
+  for (const f of list) if (isHeader(f.file)) return f;
   return undefined;
 }
+
+const isHeader = (file: string) => file.endsWith('.h') || file.endsWith('.H');
 
 function scopeOf(p: Program, fn: FunctionIR): Scope {
   return { params: fn.params, aliases: fn.aliases, localTypes: fn.localTypes, globals: p.files.get(fn.file)?.globals ?? new Map(), structs: p.structs };
@@ -636,7 +642,8 @@ export function analyseOutsider(index: { program: Program; result: AnalysisResul
   if (combined.functions.length < inIndex.length || inIndex.some((f, i) => combined.functions[i] !== f)) return { fallback: 'the program does not start with the index' };
   const own = combined.functions.slice(inIndex.length);
   const known = indexReadsOf(state, index.program);
-  for (const fn of own) if (!fn.isStatic && known.unresolved.has(fn.name)) return { fallback: `the index calls ${fn.name}` };
+  // What resolveCallee can reach from another file: non-static functions and headers' static ones.
+  for (const fn of own) if ((!fn.isStatic || isHeader(fn.file)) && known.unresolved.has(fn.name)) return { fallback: `the index calls ${fn.name}` };
   for (const [key, found] of known.impls) {
     const now = fieldImplsOf(combined, key);
     if (now.length !== found.length || now.some((f, i) => f !== found[i])) return { fallback: `the index calls through ${key.includes('::') ? `struct ${key}` : `.${key}`}` };

@@ -155,27 +155,51 @@ function underCondition(n: Node, body: Node): boolean {
 
 /**
  * Whether extractTree can find a function or a designated initializer in the tree: a function
- * definition, or a declaration with an initializer list, among the root's children (where it
+ * definition, or a declaration with an initializer list, among the top-level items (where it
  * looks for them). When not, the file's IR has neither, whatever else it holds.
  */
-export function mayHoldFunctionsOrInitializers(tree: Tree): boolean {
-  for (const top of tree.rootNode.namedChildren) {
-    if (top?.type === 'function_definition') return true;
-    if (top?.type === 'declaration' && top.descendantsOfType('initializer_list').length) return true;
+export function mayHoldFunctionsOrInitializers(tree: Tree, openConditionals = true): boolean {
+  for (const top of topLevelItems(tree.rootNode, openConditionals)) {
+    if (top.type === 'function_definition') return true;
+    if (top.type === 'declaration' && top.descendantsOfType('initializer_list').length) return true;
   }
   return false;
 }
 
-export function extractFile(file: string, tree: Tree, blank: BlankResult): FileIR {
+/** Conditional blocks: the branches of a top-level `#if`/`#ifdef` are top-level code too. */
+const PREPROC_BLOCKS = new Set(['preproc_if', 'preproc_ifdef', 'preproc_else', 'preproc_elif', 'preproc_elifdef']);
+
+/**
+ * The root's children, with `#if`/`#ifdef` blocks opened when `openConditionals` (every branch,
+ * nested blocks too): a header's include guard holds all of it, and a C file's
+ * `#ifdef CONFIG_...` holds functions. Closed, a block is one item with no function of its own.
+ */
+function topLevelItems<N extends SyntaxNodeOf<N>>(root: N, openConditionals: boolean): N[] {
+  const out: N[] = [];
+  const visit = (n: N, depth: number) => {
+    for (const c of n.namedChildren) {
+      if (!c) continue;
+      if (openConditionals && PREPROC_BLOCKS.has(c.type) && depth < 32) visit(c, depth + 1);
+      else out.push(c);
+    }
+  };
+  visit(root, 0);
+  return out;
+}
+
+/** See extractTree. */
+export function extractFile(file: string, tree: Tree, blank: BlankResult, openConditionals = true): FileIR {
   // Every node of the file is visited, most several times: a plain copy, not wasm calls (parse/plain-tree.ts).
-  return extractTree(file, plainTree(tree), blank);
+  return extractTree(file, plainTree(tree), blank, openConditionals);
 }
 
 /**
  * The extraction from a tree's root: the plain copy's (extractFile) or web-tree-sitter's own
- * (the tests compare both: the copy must give the same IR).
+ * (the tests compare both: the copy must give the same IR). `openConditionals`: the functions
+ * and initializers inside top-level `#if`/`#ifdef` blocks too (topLevelItems); the lock analysis
+ * leaves them closed only for headers outside the index (index.ts).
  */
-export function extractTree(file: string, root: Node, blank: BlankResult): FileIR {
+export function extractTree(file: string, root: Node, blank: BlankResult, openConditionals = true): FileIR {
   const ir: FileIR = { file, functions: [], skipped: [], skippedFields: new Set(), structs: new Map(), globals: new Map(), fieldFunctions: new Map(), fieldFunctionsByType: new Map(), initializers: [] };
   const scopedAt = new Map(blank.statementMacros.filter((m) => SCOPED_GUARDS.has(m.name)).map((m) => [m.start, m]));
   let nextCallId = 0;
@@ -242,7 +266,7 @@ export function extractTree(file: string, root: Node, blank: BlankResult): FileI
     }
   };
 
-  for (const top of named(root)) {
+  for (const top of topLevelItems(root, openConditionals)) {
     collectStructs(top);
     if (top.type === 'declaration') collectInitializers(top);
     if (top.type !== 'function_definition') continue;

@@ -152,15 +152,26 @@ function listIndex(root: string, globs: string[]): { files: string[]; folders?: 
  * parsed and extracted. Only text read from disk is written to the persistent cache; an
  * editor's unsaved buffer or a patch applied in memory would fill it with one-off versions.
  */
-function fileIR(store: SourceStore, file: string, current?: { tree: Tree; blank: RuleContext['source']['blank']; hash: string }, disk?: LockIRCache): FileIR | undefined {
-  return hashedIR(store, file, current, disk)?.ir;
+function fileIR(store: SourceStore, file: string, current?: { tree: Tree; blank: RuleContext['source']['blank']; hash: string }, disk?: LockIRCache, openConditionals = true): FileIR | undefined {
+  return hashedIR(store, file, current, disk, openConditionals)?.ir;
 }
 
+/**
+ * Whether a file's `#if`/`#ifdef` blocks are opened for its functions (extract.ts): always, but
+ * for a header outside the index. Every kernel header is one include-guard block; opening those
+ * of a tree-wide run (thousands of headers' inline helpers, each analysed as an outsider) took
+ * the whole-tree check from 33 to 54 s, and its new findings were trylock wrappers the rules
+ * take for locks left held.
+ */
+const opensConditionals = (file: string, inIndex: boolean) => inIndex || !/\.h$/i.test(file);
+
 /** fileIR with the content hash it is of. */
-function hashedIR(store: SourceStore, file: string, current?: { tree: Tree; blank: RuleContext['source']['blank']; hash: string }, disk?: LockIRCache): { hash: string; ir: FileIR } | undefined {
+function hashedIR(store: SourceStore, file: string, current?: { tree: Tree; blank: RuleContext['source']['blank']; hash: string }, disk?: LockIRCache, openConditionals = true): { hash: string; ir: FileIR } | undefined {
   const src = current ? undefined : store.read(file);
-  const hash = current?.hash ?? src?.hash;
-  if (!hash) return undefined;
+  const contentHash = current?.hash ?? src?.hash;
+  if (!contentHash) return undefined;
+  // The IR is of the content and of the blocks opened: both in the key, here and on disk.
+  const hash = openConditionals ? contentHash : `${contentHash}:closed`;
   const cached = fileCache.get(file);
   if (cached?.hash === hash) {
     if (cached.fromProgram) {
@@ -171,14 +182,14 @@ function hashedIR(store: SourceStore, file: string, current?: { tree: Tree; blan
   }
   let ir = disk?.read(file, hash);
   if (!ir) {
-    if (current) ir = extractFile(file, current.tree, current.blank);
+    if (current) ir = extractFile(file, current.tree, current.blank, openConditionals);
     else {
       const facts = store.factsOf(src!);
       const tree = parseText(facts.parseText);
       let kept = false;
       try {
-        ir = extractFile(file, tree, facts.blank);
-        kept = keepTree(file, hash, tree);
+        ir = extractFile(file, tree, facts.blank, openConditionals);
+        kept = keepTree(file, contentHash, tree);
       } finally {
         if (!kept) tree.delete();
       }
@@ -271,7 +282,8 @@ export function lockAnalysisOf(input: { store: SourceStore; root?: string; file:
     // designated initializers. A file outside the index with neither (most headers of a
     // tree-wide run) is answered by the index's analysis; with its tree at hand, that is seen
     // before extracting it (the plain copy of a large header costs more than its parse).
-    const ir = current && !mayHoldFunctionsOrInitializers(current.tree) ? undefined : fileIR(store, file, current, disk);
+    const open = opensConditionals(file, false);
+    const ir = current && !mayHoldFunctionsOrInitializers(current.tree, open) ? undefined : fileIR(store, file, current, disk, open);
     if (!ir || (ir.functions.length === 0 && ir.initializers.length === 0)) analysis = index;
     else analysis = { ...outsiderOf(index, ir, currentHash, !!input.wholeProgram), root, outsider: true };
   }

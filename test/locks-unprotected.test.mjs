@@ -42,15 +42,16 @@ test('lock-unprotected-access: the corrected twin and the core report nothing', 
 });
 
 /** The fixture's core (headers, vfio_main.c) plus one driver file, in a temporary tree. */
-async function unprotectedIn(driver) {
+async function unprotectedIn(driver, extra = {}) {
   const root = mkdtempSync(path.join(tmpdir(), 'vfio-review-unprotected-'));
   try {
     for (const rel of ['Kbuild', 'include', 'drivers/vfio/vfio_main.c']) cpSync(path.join(fixture, rel), path.join(root, rel), { recursive: true });
     const file = path.join(root, 'drivers/vfio/pci/driver.c');
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, driver);
+    for (const [rel, text] of Object.entries(extra)) writeFileSync(path.join(root, rel), text);
     const engine = await createEngine({ root });
-    const all = [...engine.check(file), ...engine.check(path.join(root, 'drivers/vfio/vfio_main.c'))];
+    const all = [file, 'drivers/vfio/vfio_main.c', ...Object.keys(extra)].flatMap((f) => engine.check(path.resolve(root, f)));
     engine.dispose();
     return all.filter((f) => f.rule === 'lock-unprotected-access').map((f) => `${path.basename(f.file)}:${f.range.start.line + 1}:${/(\d+ of \d+)/.exec(f.message)?.[1]}`);
   } finally {
@@ -87,6 +88,17 @@ test('lock-unprotected-access: writes, and functions nobody is seen to call, are
   // Handed to a function outside the index (which may call it with anything held): nothing.
   const handedOut = bad.replace('\t.ioctl\t\t= fx_walk_ioctl,\n', '').replace(/\nstatic const struct vfio_device_ops/, '\nvoid fx_walk_register(void)\n{\n\tsome_registry_add(fx_walk_ioctl);\n}\n\nstatic const struct vfio_device_ops');
   assert.deepEqual(await unprotectedIn(handedOut), []);
+});
+
+test('lock-unprotected-access: an ops table naming a static inline of a header the file includes is an entry point', async () => {
+  // The walk and the ioctl move to a driver-local header as static inlines; the table in driver.c
+  // names the ioctl.
+  const moved = /static unsigned int fx_walk_count_open[\s\S]*?\n}\n/.exec(bad)[0];
+  const ioctl = /static long fx_walk_ioctl[\s\S]*?\n}\n/.exec(bad)[0];
+  const header = `/* SPDX-License-Identifier: GPL-2.0-only */\n#ifndef FX_WALK_H\n#define FX_WALK_H\n${moved.replace('static unsigned', 'static inline unsigned')}\n${ioctl.replace('static long', 'static inline long')}#endif\n`;
+  const driver = bad.replace(moved, '').replace(ioctl, '').replace('#include <linux/vfio.h>\n', '#include <linux/vfio.h>\n#include "fx_walk.h"\n');
+  const found = await unprotectedIn(driver, { 'drivers/vfio/pci/fx_walk.h': header });
+  assert.deepEqual(found, ['fx_walk.h:10:3 of 4']);
 });
 
 test('lock-unprotected-access: objects being created or torn down are not shared', async () => {

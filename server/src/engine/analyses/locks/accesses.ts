@@ -7,7 +7,7 @@
 // reported must be reached without the lock on a path from an entry point (a function only
 // called from outside the index, through an ops table such as file_operations) made of calls
 // where the lock is not held: a demonstration, not an absence of knowledge.
-import { resolveCallee, type AccessPoint, type AnalysisResult, type HeldLock, type Program } from './analyse';
+import { resolveCallee, resolveIn, type AccessPoint, type AnalysisResult, type HeldLock, type Program } from './analyse';
 import type { FunctionIR, LockEvent, Loc } from './extract';
 import { resolvePath, type LockPath } from './paths';
 import { ACCESS_ALLOCATORS, UNPROTECTED_MIN } from './primitives';
@@ -110,8 +110,7 @@ export function entryGraph(p: Program, result: AnalysisResult): EntryGraph {
       for (const [field, value] of init.fields) {
         const name = value.trim().replace(/^&\s*/, '');
         if (!/^[A-Za-z_]\w*$/.test(name)) continue;
-        const list = p.byName.get(name);
-        const f = list?.find((x) => x.file === ir.file) ?? list?.find((x) => !x.isStatic);
+        const f = resolveIn(p, ir.file, name);
         if (!f) continue;
         const cls = `struct ${init.type}::${field}`;
         const typed = fieldCalls.filter((c) => c.cls === cls);

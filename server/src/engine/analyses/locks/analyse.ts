@@ -145,10 +145,15 @@ export function buildProgram(files: FileIR[]): Program {
  * then a static one of a header (a `static inline` helper is in every file that includes it).
  */
 export function resolveCallee(p: Program, from: FunctionIR, name: string): FunctionIR | undefined {
+  return resolveIn(p, from.file, name);
+}
+
+/** resolveCallee for a name written in `file` outside a function (an ops table's initializer). */
+export function resolveIn(p: Program, file: string, name: string): FunctionIR | undefined {
   const list = p.byName.get(name);
   if (!list) return undefined;
   // Loops, not find(): every reuse check of every round asks again.
-  for (const f of list) if (f.file === from.file) return f;
+  for (const f of list) if (f.file === file) return f;
   for (const f of list) if (!f.isStatic) return f;
   for (const f of list) if (isHeader(f.file)) return f;
   return undefined;

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { crashBacktrace } from './crash-report.mjs';
 
 const repo = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
 export const cliPath = path.join(repo, 'dist', 'cli.js');
@@ -13,6 +14,7 @@ export const cliPath = path.join(repo, 'dist', 'cli.js');
  */
 export function runCli(args, { cli = cliPath, cwd = repo, env, timeoutMs = 180_000 } = {}) {
   return new Promise((resolve, reject) => {
+    const started = Date.now();
     const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: env && { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
@@ -26,7 +28,7 @@ export function runCli(args, { cli = cliPath, cwd = repo, env, timeoutMs = 180_0
       clearTimeout(guard);
       // A child ended by a signal has no exit code (null); the signal goes into stderr, which the
       // tests' assertion messages print, so that a crash says which one it was.
-      if (signal) stderr += `[test harness: the child was ended by ${signal}]\n`;
+      if (signal) stderr += `[test harness: the child was ended by ${signal}]\n${crashBacktrace(cwd, started)}`;
       resolve({ code, signal, stdout, stderr });
     });
   });

@@ -1,6 +1,6 @@
 // Each file has a time budget after which rules are skipped (EngineOptions.fileBudgetMs). The lock
-// index is extracted and analysed once per thread before its first kernel C file, outside that
-// file's budget: with --jobs 2 the largest files come first, and on a busy machine
+// index is extracted and analysed once per thread, by the first file that needs it, and that time
+// is not charged to the file's budget: with --jobs 2 the largest files come first, and on a busy machine
 // vfio_pci_core.c and kvm_main.c used to lose their lock rules to the index's few seconds
 // ("analysis stopped after its budget"), so the output depended on N and on the load.
 import { test } from 'node:test';

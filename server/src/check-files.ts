@@ -4,8 +4,7 @@ import { UsageError } from './engine/api';
 import type { Analyser } from './engine/analyser';
 import type { FindingsCache } from './engine/cache/findings';
 import type { LockIRStats } from './engine/cache/lock-ir';
-import path from 'node:path';
-import { awaitChecks, dropParsedTrees, lockAnalysisOf } from './engine/analyses/locks';
+import { awaitChecks, dropParsedTrees } from './engine/analyses/locks';
 import type { BaseVersion, EngineOptions, Finding } from './engine/api';
 
 /** What checking one file gave: its findings, or why it could not be checked. */
@@ -42,9 +41,7 @@ export const isIoError = (error: unknown) =>
 
 export function checkFile(engine: Analyser, cache: FindingsCache | undefined, file: string): FileResult {
   try {
-    const prepare = () => prepareLockIndex(engine, file);
-    if (!cache) prepare();
-    return { file, findings: cache ? cache.check(engine, file, prepare) : engine.check(file) };
+    return { file, findings: cache ? cache.check(engine, file) : engine.check(file) };
   } catch (error) {
     if (isUsageError(error)) return { file, findings: [], usageError: (error as Error).message };
     if (isIoError(error)) return { file, findings: [], skipped: `unreadable file (${(error as NodeJS.ErrnoException).code})` };
@@ -64,28 +61,5 @@ export function checkFiles(engine: Analyser, cache: FindingsCache | undefined, f
     return files.map((file) => checkFile(engine, cache, file));
   } finally {
     dropParsedTrees();
-  }
-}
-
-const prepared = new WeakSet<Analyser>();
-
-/**
- * Before the first kernel C file an engine checks: the lock index extracted and analysed, once per
- * thread. Every file has a time budget (EngineOptions.fileBudgetMs) after which rules are
- * skipped; charged to the first file, the index's few seconds made that file's findings depend on
- * the load and on which worker took it first (vfio_pci_core.c lost its lock rules with --jobs 2
- * on a busy machine). The analysis is asked for a path that is no file, so that no checked file
- * takes it from the lock analysis's answers of the last second instead of reading the index.
- */
-function prepareLockIndex(engine: Analyser, file: string): void {
-  if (prepared.has(engine) || engine.isUapi(file)) return;
-  prepared.add(engine);
-  const root = engine.rootFor(file);
-  if (!root) return;
-  const { lockIndex, cacheDir } = engine.settings;
-  try {
-    lockAnalysisOf({ store: engine.store, root, file: path.join(root, '.vfio-review-lock-index'), lockIndex, cacheDir });
-  } catch {
-    // The lock rules meet the same failure and report it on the file, as they did before.
   }
 }

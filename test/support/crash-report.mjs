@@ -8,9 +8,10 @@ import path from 'node:path';
 const BACKTRACE_LINES = 240;
 
 /**
- * The faulting thread's backtrace, then every thread's, from `cwd/core` when it was written at or after `sinceMs` (by the
- * child that just died), as text for an assertion message; '' when there is no such core or no gdb.
- * The core is deleted afterwards: it is large, and it would be left in the checkout.
+ * The faulting thread's backtrace, then every thread's, from `cwd/core` when it was written at or
+ * after `sinceMs` (by the child that just died), as text for an assertion message; '' when there
+ * is no such core or no gdb. The core is deleted afterwards: it is large, and it would be left in
+ * the checkout.
  */
 export function crashBacktrace(cwd, sinceMs, executable = process.execPath) {
   const core = path.join(cwd, 'core');

@@ -23,7 +23,7 @@ import { layoutLenses, memberHints, type InlayHint, type Lens } from './lenses';
 import { inheritedLockFixes } from './analyses/locks/fixes';
 import { MAX_CFG_DEPTH } from './cfg/build';
 import { tooDeepFunctions } from './cfg/too-deep';
-import { takeParsedTree } from './analyses/locks';
+import { lockIndexBuildMs, takeParsedTree } from './analyses/locks';
 import { findKernelRoot, hashText, isUnder, SourceStore } from './workspace';
 
 export const DEFAULT_UAPI_GLOBS = ['include/uapi/**', 'arch/*/include/uapi/**'];
@@ -321,10 +321,18 @@ export class Analyser implements AnalysisService {
     return model;
   }
 
-  /** The per-file budget (EngineOptions.fileBudgetMs) and when work started now must stop starting. */
-  private budget(): { ms: number; deadline: number } {
+  /**
+   * The per-file budget (EngineOptions.fileBudgetMs), started now: `passed()` once work begun now
+   * must stop starting. The lock index is built once, for every file, by the first file whose
+   * rules ask for it: that time is not charged to the file (its findings would otherwise depend
+   * on which file, or which worker of --jobs N, came first, and on the load).
+   */
+  private budget(): { ms: number; passed: () => boolean } {
     const ms = this.options.fileBudgetMs ?? DEFAULT_FILE_BUDGET_MS;
-    return { ms, deadline: ms > 0 ? Date.now() + ms : Infinity };
+    if (!(ms > 0)) return { ms, passed: () => false };
+    const start = Date.now();
+    const sharedBefore = lockIndexBuildMs();
+    return { ms, passed: () => Date.now() - start - (lockIndexBuildMs() - sharedBefore) > ms };
   }
 
   unit(file: string, abi: AbiName): Unit {
@@ -442,7 +450,7 @@ export class Analyser implements AnalysisService {
     const report: LayoutReport = { version: 1, arches: {} };
     const budget = this.budget();
     for (const abi of abis) {
-      if (abi !== abis[0] && Date.now() > budget.deadline) {
+      if (abi !== abis[0] && budget.passed()) {
         const rest = abis.slice(abis.indexOf(abi));
         report.incomplete = `stopped after the budget of ${budget.ms / 1000} s for one file: not laid out on ${rest.join(', ')}`;
         break;
@@ -509,7 +517,6 @@ export class Analyser implements AnalysisService {
     // variants, with macros expanded, so their parse problems are the ones that matter.
     const parseProblems = uapi ? [] : extractModel(file, tree, []).problems;
     const budget = this.budget();
-    const deadline = budget.deadline;
     const skippedAbis: AbiName[] = [];
     const skippedRules: string[] = [];
     const ctx: RuleContext = {
@@ -527,7 +534,7 @@ export class Analyser implements AnalysisService {
       for (const abi of this.arches) {
         if (token?.isCancellationRequested) return [];
         // The first ABI always; the others while the budget lasts (the rules see the ones done).
-        if (abi !== this.arches[0] && Date.now() > deadline) {
+        if (abi !== this.arches[0] && budget.passed()) {
           skippedAbis.push(abi);
           continue;
         }
@@ -552,7 +559,7 @@ export class Analyser implements AnalysisService {
       if (rule.cost === 'project' && !projectRules) continue;
       const setting = severities[rule.id] ?? rule.defaultSeverity;
       if (setting === 'off') continue;
-      if (Date.now() > deadline) {
+      if (budget.passed()) {
         skippedRules.push(rule.id);
         continue;
       }
@@ -591,9 +598,9 @@ export class Analyser implements AnalysisService {
   codeLenses(file: string): Lens[] {
     if (!this.isUapi(file) || !this.store.read(file)) return [];
     const layouts = new Map<AbiName, TypeLayout[]>();
-    const { deadline } = this.budget();
+    const budget = this.budget();
     for (const abi of this.arches) {
-      if (abi !== this.arches[0] && Date.now() > deadline) break;
+      if (abi !== this.arches[0] && budget.passed()) break;
       layouts.set(abi, this.typeLayouts(this.unit(file, abi)));
     }
     return layoutLenses(layouts);

@@ -15,7 +15,7 @@ export { Analyser } from './analyser';
 export { flagModelOf } from './analyses/flags';
 export { parseProjectConfig, loadProjectConfig } from './config-file';
 export { flagHoverAt, flagWordAt } from './analyses/flags/hover';
-export { lockAnalysisOf, locksHeldAt } from './analyses/locks';
+export { lockAnalysisOf, locksHeldAt, lockIndexBuildMs } from './analyses/locks';
 export { unprotectedAccesses } from './analyses/locks/accesses';
 export { applyFilePatch } from './patch/apply'; export { hunksOnlyTexts } from './patch/hunks-only';
 export { readPatchInput } from './patch/read';

@@ -67,20 +67,16 @@ export class FindingsCache {
   }
 
   /**
-   * engine.check(file, undefined, options), from the cache when nothing it read has changed;
-   * `beforeCheck` runs when it is checked. The options are part of the entry's key.
+   * engine.check(file, undefined, options), from the cache when nothing it read has changed.
+   * The options are part of the entry's key.
    */
-  check(engine: Analyser, file: string, beforeCheck?: () => void, options: CheckOptions = {}): Finding[] {
+  check(engine: Analyser, file: string, options: CheckOptions = {}): Finding[] {
     const src = engine.store.read(file);
     // A file compared with a base version depends on text that is not on disk: not cached.
-    if (!src || engine.baseOf(file)) {
-      beforeCheck?.();
-      return engine.check(file, undefined, options);
-    }
+    if (!src || engine.baseOf(file)) return engine.check(file, undefined, options);
     const key = this.keyOf(engine, file, src.hash, options);
     const cached = this.lookup(engine, file, key);
     if (cached) return cached;
-    beforeCheck?.();
     const { findings, deps } = this.recordedCheck(engine, file, options);
     this.folder.write(key, { format: FORMAT, key, file, deps, findings } satisfies Entry);
     return findings;

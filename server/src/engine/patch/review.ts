@@ -282,7 +282,7 @@ function commentsOnly(analyser: Analyser, p: FilePlan, abs: (rel: string) => str
 function checkFile(analyser: Analyser, file: string, token?: CancelToken, cache?: FindingsCache): Finding[] {
   // The lock rules analyse the whole index: not worth it for a uapi header, which has no functions.
   const options = { projectRules: !analyser.isUapi(file) };
-  return cache ? cache.check(analyser, file, undefined, options) : analyser.check(file, token, options);
+  return cache ? cache.check(analyser, file, options) : analyser.check(file, token, options);
 }
 
 interface ChangedFunctions {

@@ -248,7 +248,56 @@ export interface LockAnalysis {
 }
 
 export function lockAnalysis(ctx: RuleContext): LockAnalysis {
+  // The lock rules report on a file's own function bodies and initializers. A file outside the
+  // index with neither at its top level (most headers of a tree-wide run) has nothing to report,
+  // and needs no index: a run of such files never builds it, and --jobs N workers start theirs
+  // only when a file needs it.
+  if (!needsIndex(ctx)) return nothingOfItsOwn();
   return lockAnalysisOf({ store: ctx.project.store, root: ctx.project.root, file: ctx.file, text: ctx.source.text, tree: ctx.source.tree, blank: ctx.source.blank, lockIndex: ctx.project.options.lockIndex, cacheDir: ctx.project.options.cacheDir });
+}
+
+/**
+ * Whether the checked file's lock rules need the index: it is in the index, or it has top-level
+ * functions or initializers of its own. Decided once per check (seven rules ask; the index's
+ * listing stats its folders).
+ */
+function needsIndex(ctx: RuleContext): boolean {
+  const memo = ctx.memo?.get('locks.needsIndex') as boolean | undefined;
+  if (memo !== undefined) return memo;
+  const root = ctx.project.root;
+  const needs = !root || mayHoldFunctionsOrInitializers(ctx.source.tree, opensConditionals(ctx.file, false)) || indexFiles(root, ctx.project.options.lockIndex ?? DEFAULT_LOCK_INDEX).includes(ctx.file);
+  ctx.memo?.set('locks.needsIndex', needs);
+  return needs;
+}
+
+let emptyAnalysis: LockAnalysis | undefined;
+
+/** The analysis of no function: what the lock rules of a file without any see. */
+function nothingOfItsOwn(): LockAnalysis {
+  if (!emptyAnalysis) {
+    const program = buildProgram([]);
+    emptyAnalysis = { program, result: analyseProgram(program) };
+  }
+  return emptyAnalysis;
+}
+
+let indexBuildMs = 0;
+
+/**
+ * Milliseconds this thread spent so far on the index's program (reading, extracting and analysing
+ * the index; mostly its first build). The per-file budget leaves it out (analyser.ts).
+ */
+export function lockIndexBuildMs(): number {
+  return indexBuildMs;
+}
+
+function timedIndex<T>(work: () => T): T {
+  const start = performance.now();
+  try {
+    return work();
+  } finally {
+    indexBuildMs += performance.now() - start;
+  }
 }
 
 /**
@@ -275,9 +324,9 @@ export function lockAnalysisOf(input: { store: SourceStore; root?: string; file:
   const kept = root && keepPrograms && input.cacheDir ? { cache: lockProgramCache(input.cacheDir), slot: `${root}\0${globs.join('\0')}` } : undefined;
   let analysis: LockAnalysis;
   if (!root) analysis = programOf(store, file, [file], file, current, disk);
-  else if (files.includes(file)) analysis = { ...programOf(store, root, files, file, current, disk, kept), root };
+  else if (files.includes(file)) analysis = { ...timedIndex(() => programOf(store, root, files, file, current, disk, kept)), root };
   else {
-    const index = { ...programOf(store, root, files, undefined, undefined, disk, kept), root };
+    const index = { ...timedIndex(() => programOf(store, root, files, undefined, undefined, disk, kept)), root };
     // What the lock rules and hovers report on a file comes from its own function bodies and
     // designated initializers. A file outside the index with neither (most headers of a
     // tree-wide run) is answered by the index's analysis; with its tree at hand, that is seen

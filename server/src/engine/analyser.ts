@@ -25,6 +25,7 @@ import { MAX_CFG_DEPTH } from './cfg/build';
 import { tooDeepFunctions } from './cfg/too-deep';
 import { lockIndexBuildMs, takeParsedTree } from './analyses/locks';
 import { findKernelRoot, hashText, isUnder, SourceStore } from './workspace';
+import { MAX_LOOKUP_NAME } from './words';
 
 export const DEFAULT_UAPI_GLOBS = ['include/uapi/**', 'arch/*/include/uapi/**'];
 
@@ -385,6 +386,8 @@ export class Analyser implements AnalysisService {
     const key = `${file}\0${kind}\0${name}`;
     const cached = this.definitions.get(key);
     if (cached && Date.now() - cached.at < REVALIDATE_MS * 5) return cached.file;
+    // A fuzzed "identifier" of a megabyte is no type anyone defines, and no pattern V8 takes.
+    if (name.length > MAX_LOOKUP_NAME || !/^\w+$/.test(name)) return undefined;
     const files = this.includeClosure(file);
     const re = kind === 'typedef'
       ? new RegExp(`(typedef\\s[^;]*\\b|\\}\\s*)${name}\\s*;`)

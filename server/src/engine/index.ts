@@ -26,3 +26,4 @@ export { draftReply, replyTarget } from './patch/reply';
 export type { PatchInput, PatchMail, FilePatch, Hunk, HunkLine } from './patch/types';
 export { patchHover, hunkLineAt } from './patch/hover';
 export { boundCommentRuns, MAX_COMMENT_RUN, liveTreeCount } from './parse/parser';
+export { hasWord } from './words';

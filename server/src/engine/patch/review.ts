@@ -13,6 +13,7 @@ import { DEFAULT_LOCK_INDEX, indexFiles } from '../analyses/locks';
 import type { FindingsCache } from '../cache/findings';
 import type { Finding, RelatedLocation, Severity } from '../types';
 import { hashText, realInside } from '../workspace';
+import { hasWord } from '../words';
 import { applyFilePatch } from './apply';
 import { onlyCommentsChanged } from './comment-only';
 import { functionsAt, functionsInTree } from './functions';
@@ -329,12 +330,12 @@ function changedFunctions(analyser: Analyser, checked: FilePlan[], abs: (rel: st
 function callerFiles(analyser: Analyser, tree: string, checked: FilePlan[], names: Set<string>, lockIndex: string[] | undefined): string[] {
   if (names.size === 0) return [];
   const touched = new Set(checked.flatMap((p) => [p.oldRel, p.newRel]).filter((x): x is string => !!x).map((r) => path.join(tree, r)));
-  const word = new RegExp(`\\b(?:${[...names].map(escapeRegExp).join('|')})\\b`);
+  const words = [...names];
   const out: string[] = [];
   for (const f of indexFiles(tree, lockIndex ?? DEFAULT_LOCK_INDEX)) {
     if (touched.has(f)) continue;
     const text = analyser.store.read(f)?.text;
-    if (text && word.test(text)) out.push(f);
+    if (text && words.some((w) => hasWord(text, w))) out.push(f);
     if (out.length >= MAX_CALLER_FILES) break;
   }
   return out;
@@ -406,7 +407,7 @@ function placeOnPatch(f: Finding, plan: FilePlan, mail: PatchMail, document: str
 }
 
 function placeCallerFinding(f: Finding, rel: string, changed: { name: string; docLine: number; file: string }[], mail: PatchMail, document: string, docLines: string[] | undefined): PatchFinding {
-  const mentioned = changed.find((c) => new RegExp(`\\b${escapeRegExp(c.name)}\\b`).test(f.message)) ?? changed[0];
+  const mentioned = changed.find((c) => hasWord(f.message, c.name)) ?? changed[0];
   const docLine = mentioned?.docLine ?? mail.files[0]?.headerLine ?? mail.startLine;
   const target = { file: rel, line: f.range.start.line + 1 };
   return toPatchFinding(f, document, mail.index, target, lineRange(docLine, docLines), new Set());
@@ -433,8 +434,4 @@ function problemFinding(document: string, mail: number, p: { line: number; sever
 function lineRange(line: number, docLines: string[] | undefined): Finding['range'] {
   const length = docLines?.[line]?.replace(/\r$/, '').length ?? 0;
   return { start: { line, character: 0 }, end: { line, character: length } };
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -91,6 +91,22 @@ test('10,000 nested structs: the deep aggregate is reported as incomplete, the r
   assert.equal(types.find((x) => x.name === 'struct deep_outer')?.size ?? null, null);
 });
 
+test('2,000 #if blocks nested inside a struct of kernel C: the struct is reported as incomplete, not a stack overflow', async (t) => {
+  const tree = makeTree();
+  const engine = await createEngine({ root: tree.root, arches: ['x86_64'] });
+  t.after(() => {
+    engine.dispose();
+    tree.remove();
+  });
+  const file = tree.inputPath('.c');
+  const depth = 2000;
+  const text = `struct deep_cond {\n${'#ifdef CONFIG_X\n'.repeat(depth)}\tint a;\n${'#endif\n'.repeat(depth)}};\n\nint fx_after(void)\n{\n\treturn sizeof(struct deep_cond);\n}\n`;
+  engine.openDocument(file, text, 1);
+  const findings = engine.check(file);
+  assert.ok(!findings.some((f) => /failed|Maximum call stack/.test(f.message)), JSON.stringify(findings.map((f) => f.message)));
+  assert.equal(findings.filter((f) => /#if blocks nested more than 128 levels deep in a struct/.test(f.message)).length, 1, JSON.stringify(findings.map((f) => f.message)));
+});
+
 for (const target of TARGET_NAMES) {
   test(`fuzz ${target}: ${fixturesOf(target).length} fixtures, then ${seconds} s of mutations (seed ${seed})`, { timeout: 600_000 }, async () => {
     const result = await fuzzTarget(target, { seed, seconds });

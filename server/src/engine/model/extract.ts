@@ -332,9 +332,16 @@ class Extractor<N extends ModelNode<N>> {
     return owner.endIndex;
   }
 
-  private field(node: N, parent: AggregateDecl): void {
+  private field(node: N, parent: AggregateDecl, conditionalDepth = 0): void {
     if (node.type === 'preproc_if' || node.type === 'preproc_ifdef' || node.type === 'preproc_else' || node.type === 'preproc_elif') {
-      for (const c of node.namedChildren) if (c) this.field(c, parent);
+      // Members inside `#if` blocks nested past this depth are not read (the walk would exhaust
+      // the stack): the aggregate becomes incomplete, its size unknown rather than guessed.
+      if (conditionalDepth >= MAX_AGGREGATE_NESTING) {
+        if (parent.complete) this.model.problems.push({ pos: pos(node), end: endPos(node), context: `#if blocks nested more than ${MAX_AGGREGATE_NESTING} levels deep in a ${parent.kind}` });
+        parent.complete = false;
+        return;
+      }
+      for (const c of node.namedChildren) if (c) this.field(c, parent, conditionalDepth + 1);
       return;
     }
     if (node.type !== 'field_declaration') return;

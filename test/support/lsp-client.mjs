@@ -9,6 +9,7 @@
 // Importing this module has no side effects (node --test also runs files under test/).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { crashBacktrace } from './crash-report.mjs';
 import { pathToFileURL } from 'node:url';
 import { StreamMessageReader, StreamMessageWriter, createProtocolConnection } from 'vscode-languageserver-protocol/node';
 
@@ -28,12 +29,14 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 export async function startLspClient(options = {}) {
   const command = options.command ?? process.execPath;
   const args = options.args ?? [path.join(repoRoot, 'dist', 'server.js'), '--stdio'];
+  const cwd = options.cwd ?? repoRoot;
+  const started = Date.now();
   const child = spawn(command, args, {
-    cwd: options.cwd ?? repoRoot,
+    cwd,
     env: { ...process.env, ...(options.env ?? {}) },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  return new LspClient(child, options);
+  return new LspClient(child, { ...options, cwd, started });
 }
 
 export class LspClient {
@@ -51,7 +54,11 @@ export class LspClient {
       child.once('error', (error) => resolve({ code: null, signal: null, error }));
     });
     this.exitStatus = undefined;
-    this.exited.then((s) => (this.exitStatus = s));
+    this.exited.then((s) => {
+      this.exitStatus = s;
+      // A crash (not the SIGKILL of shutdown below) says which signal, with a backtrace from its core.
+      if (s.signal && s.signal !== 'SIGKILL') this.stderr += `[test harness: the server was ended by ${s.signal}]\n${options.cwd ? crashBacktrace(options.cwd, options.started ?? 0) : ''}`;
+    });
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk) => {
       // Keep the tail only: enough to explain a failure.
